@@ -1,0 +1,374 @@
+//! The Rust API: `Cache::begin_retrieve` / `begin_persist` and the rest of API.md, joining the
+//! key, the protocol validation (`smooth`), the store and completions.
+
+use crate::completion::{Callback, Completion};
+use crate::error::{Error, Result, Status};
+use crate::key::{IgnoreParams, Key, RequestKind};
+use crate::smooth::fragment::{Fragment, FragmentShape};
+use crate::smooth::manifest::Manifest;
+use crate::store::{entry, Durability, Eviction, Store};
+use std::ffi::CString;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// A stored response: the bytes exactly as persisted, verified against their checksum.
+pub struct Response {
+    buf: Vec<u8>,
+    body: std::ops::Range<usize>,
+    content_type: Option<CString>,
+}
+
+impl Response {
+    pub fn body(&self) -> &[u8] {
+        &self.buf[self.body.clone()]
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref().and_then(|c| c.to_str().ok())
+    }
+
+    /// The content type as a C string (NUL-terminated).
+    pub fn content_type_cstr(&self) -> Option<&std::ffi::CStr> {
+        self.content_type.as_deref()
+    }
+
+    pub fn content_length(&self) -> u64 {
+        self.body.len() as u64
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("len", &self.body.len())
+            .field("content_type", &self.content_type())
+            .finish()
+    }
+}
+
+/// Figures of `ssc_cache_stats`. Counters are this handle's; sizes are the directory's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub quota_bytes: u64,
+    pub used_bytes: u64,
+    pub entries: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub persists: u64,
+    pub rejected: u64,
+    pub evictions: u64,
+    pub corrupt: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    persists: AtomicU64,
+    rejected: AtomicU64,
+    corrupt: AtomicU64,
+}
+
+struct Inner {
+    store: Store,
+    durability: AtomicU8,
+    eviction: AtomicU8,
+    counters: Counters,
+}
+
+/// An open cache directory. Cloning shares the handle; the directory is released when the last
+/// clone and the last pending operation are gone.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Content types travel back in HTTP headers (live sparse-track pointers ride in them), so they
+/// must be a header value: no control characters.
+fn check_content_type(ct: Option<&str>) -> Result<()> {
+    if let Some(ct) = ct {
+        if ct.len() > entry::MAX_FIELD {
+            return Err(Error::invalid(format!(
+                "content type is {} bytes long; the limit is {}",
+                ct.len(),
+                entry::MAX_FIELD
+            )));
+        }
+        if ct.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(Error::invalid(
+                "content type contains a control character",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What persist checks before storing: the bytes must be what the URL says they are.
+pub fn validate(key: &Key, data: &[u8]) -> Result<()> {
+    let malformed = |what: &str, e: crate::smooth::SmoothError| {
+        Error::new(Status::Malformed, format!("not a valid {what}: {e}"))
+    };
+    let (shape, time) = match key.kind() {
+        RequestKind::Other => return Ok(()),
+        RequestKind::Manifest => {
+            return Manifest::parse(data)
+                .map(|_| ())
+                .map_err(|e| malformed("Smooth Streaming manifest", e))
+        }
+        RequestKind::Fragment { time, .. } => (FragmentShape::Full, time),
+        RequestKind::FragmentInfo { time, .. } => (FragmentShape::MoofOnly, time),
+    };
+    let what = match shape {
+        FragmentShape::Full => "fragment (moof then mdat)",
+        FragmentShape::MoofOnly => "FragmentInfo response (a moof alone)",
+    };
+    let frag = Fragment::parse(data, shape).map_err(|e| malformed(what, e))?;
+    match frag.tfxd_time() {
+        Some(t) if t != time => Err(Error::new(
+            Status::Malformed,
+            format!("the fragment's tfxd time {t} differs from the URL's time {time}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Cache {
+    /// Opens (creating when missing) the cache in `dir`. `quota == 0` keeps the stored quota (a
+    /// new cache gets 1 MiB); a larger value than the stored one grows it; the quota never shrinks.
+    pub fn open(dir: impl AsRef<Path>, quota: u64) -> Result<Cache> {
+        let store = Store::open(dir.as_ref(), quota)?;
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                store,
+                durability: AtomicU8::new(0),
+                eviction: AtomicU8::new(0),
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    pub fn durability(&self) -> Durability {
+        match self.inner.durability.load(Ordering::Relaxed) {
+            1 => Durability::Process,
+            _ => Durability::Power,
+        }
+    }
+
+    pub fn set_durability(&self, d: Durability) {
+        let v = match d {
+            Durability::Power => 0,
+            Durability::Process => 1,
+        };
+        self.inner.durability.store(v, Ordering::Relaxed);
+    }
+
+    pub fn eviction(&self) -> Eviction {
+        match self.inner.eviction.load(Ordering::Relaxed) {
+            1 => Eviction::Lru,
+            _ => Eviction::None,
+        }
+    }
+
+    pub fn set_eviction(&self, e: Eviction) {
+        let v = match e {
+            Eviction::None => 0,
+            Eviction::Lru => 1,
+        };
+        self.inner.eviction.store(v, Ordering::Relaxed);
+    }
+
+    /// The canonical key of `url` under the cache's ignored query parameters.
+    pub fn key(&self, url: &str) -> Result<Key> {
+        let st = self.inner.store.synced()?;
+        Key::parse(url, st.ignore())
+    }
+
+    /// Starts a retrieve. `Err` only when `url` is unusable; everything else is the outcome.
+    /// A miss is answered from the index at once (completed synchronously).
+    pub fn begin_retrieve(
+        &self,
+        url: &str,
+        callback: Option<Callback>,
+    ) -> Result<Completion<Option<Response>>> {
+        let (key, meta) = {
+            let (mut st, caught_up) = self.inner.store.lock_and_catch_up();
+            let key = Key::parse(url, st.ignore())?;
+            if let Err(e) = caught_up {
+                return Ok(Completion::finished(Err(e), callback));
+            }
+            let meta = Store::lookup(&mut st, key.hash());
+            (key, meta)
+        };
+        if meta.is_none() {
+            bump(&self.inner.counters.misses);
+            return Ok(Completion::finished(Ok(None), callback));
+        }
+        let inner = self.inner.clone();
+        Ok(Completion::spawn(move || inner.load(&key), callback))
+    }
+
+    /// Starts a persist. The bytes are validated and written to the page cache before this
+    /// returns (so the caller may free them); publishing, and at the power level flushing,
+    /// follow. `Err` only when `url` or `content_type` is unusable.
+    pub fn begin_persist(
+        &self,
+        url: &str,
+        content_type: Option<&str>,
+        data: &[u8],
+        callback: Option<Callback>,
+    ) -> Result<Completion<()>> {
+        check_content_type(content_type)?;
+        let (key, caught_up) = {
+            let (st, caught_up) = self.inner.store.lock_and_catch_up();
+            (Key::parse(url, st.ignore())?, caught_up)
+        };
+        let eviction = self.eviction();
+        let prepared = caught_up.and_then(|()| validate(&key, data)).and_then(|()| {
+            self.inner
+                .store
+                .prepare(&key, content_type, data, 0, eviction)
+        });
+        let mut prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                bump(&self.inner.counters.rejected);
+                return Ok(Completion::finished(Err(e), callback));
+            }
+        };
+        let durability = self.durability();
+        if durability == Durability::Process {
+            // Nothing to flush: publish now unless another process holds the directory.
+            match self
+                .inner
+                .store
+                .commit(&mut prepared, durability, eviction, false)
+            {
+                Ok(true) => {
+                    bump(&self.inner.counters.persists);
+                    return Ok(Completion::finished(Ok(()), callback));
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    bump(&self.inner.counters.rejected);
+                    return Ok(Completion::finished(Err(e), callback));
+                }
+            }
+        }
+        let inner = self.inner.clone();
+        Ok(Completion::spawn(
+            move || {
+                let r = inner
+                    .store
+                    .commit(&mut prepared, durability, eviction, true)
+                    .map(|_| ());
+                bump(if r.is_ok() {
+                    &inner.counters.persists
+                } else {
+                    &inner.counters.rejected
+                });
+                r
+            },
+            callback,
+        ))
+    }
+
+    /// begin + end in one call.
+    pub fn retrieve(&self, url: &str) -> Result<Option<Response>> {
+        self.begin_retrieve(url, None)?.take()
+    }
+
+    /// begin + end in one call.
+    pub fn persist(&self, url: &str, content_type: Option<&str>, data: &[u8]) -> Result<()> {
+        self.begin_persist(url, content_type, data, None)?.take()
+    }
+
+    /// Removes the entry of `url`; `Ok(false)` when nothing was stored.
+    pub fn remove(&self, url: &str) -> Result<bool> {
+        let key = self.key(url)?;
+        self.inner.store.remove(key.hash())
+    }
+
+    pub fn clear(&self) -> Result<()> {
+        self.inner.store.clear()
+    }
+
+    pub fn increase_quota(&self, quota: u64) -> Result<()> {
+        self.inner.store.increase_quota(quota)
+    }
+
+    /// Sets the query parameters left out of keys (comma-separated; `*` all; empty none).
+    pub fn ignore_query_params(&self, names: &str) -> Result<()> {
+        self.inner.store.set_ignore(&IgnoreParams::parse(names))
+    }
+
+    pub fn open_media(&self, manifest_url: &str) -> Result<()> {
+        let key = self.key(manifest_url)?;
+        self.inner.store.open_media(key.presentation_base())
+    }
+
+    pub fn close_media(&self, manifest_url: &str) -> Result<()> {
+        let key = self.key(manifest_url)?;
+        self.inner.store.close_media(key.presentation_base())
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let (entries, used, quota) = self.inner.store.snapshot()?;
+        let c = &self.inner.counters;
+        Ok(Stats {
+            quota_bytes: quota,
+            used_bytes: used,
+            entries,
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            persists: c.persists.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            evictions: self.inner.store.evictions.load(Ordering::Relaxed),
+            corrupt: c.corrupt.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Reads every entry, drops damaged ones and makes the index agree with the files.
+    pub fn verify(&self) -> Result<crate::store::Report> {
+        self.inner.store.verify()
+    }
+
+    /// The store underneath (for tools and tests).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+impl Inner {
+    fn load(&self, key: &Key) -> Result<Option<Response>> {
+        match self.store.read(key.as_str(), key.hash()) {
+            Ok(Some(l)) => {
+                bump(&self.counters.hits);
+                let content_type = l.content_type.map(|r| {
+                    // Content types are checked for control characters on persist, and the
+                    // header checksum vouches for the bytes: no NUL inside.
+                    CString::new(&l.buf[r]).unwrap_or_default()
+                });
+                Ok(Some(Response {
+                    buf: l.buf,
+                    body: l.body,
+                    content_type,
+                }))
+            }
+            Ok(None) => {
+                bump(&self.counters.misses);
+                Ok(None)
+            }
+            Err(e) => {
+                if e.status == Status::Corrupt {
+                    bump(&self.counters.corrupt);
+                }
+                Err(e)
+            }
+        }
+    }
+}

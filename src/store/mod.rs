@@ -1,0 +1,1460 @@
+//! Bytes on disk: entry files, the shared index log, quota, eviction, and sharing one directory
+//! between processes. Knows nothing about Smooth Streaming.
+//!
+//! Layout of a cache directory:
+//! ```text
+//! index            the shared index log (log.rs); rebuilt from e/ when lost or damaged
+//! lock             flock'd by whoever changes the directory (short: a rename and a log append)
+//! slots/<id>       one per open handle, flock'd for its lifetime: a slot whose lock can be taken
+//!                  belongs to a process that died, so its leftovers are cleaned up
+//! e/xx/<hash>      entry files, named by the key's SHA-256 (entry.rs); temp files `.<slot>-<n>.tmp`
+//!                  sit beside them so publishing is a rename within one directory
+//! ```
+//! Every process keeps the index in memory and tails the log (one fstat per operation) to see
+//! what the others did. Changes happen under `lock`: catch up with the log, check the quota
+//! exactly, append the record, rename the entry into place.
+
+pub mod entry;
+pub mod log;
+pub mod sys;
+
+use crate::error::{describe_io, Error, Result, Status};
+use log::{Decoded, Record};
+use parking_lot::{Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, IoSlice, Read, Write};
+use std::os::unix::fs::{DirEntryExt, FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use sys::{fault, Site};
+
+/// The quota a new cache gets when 0 is asked for: the isolated-storage default of the original
+/// Silverlight sample.
+pub(crate) const DEFAULT_QUOTA: u64 = 1 << 20;
+/// How long `open` waits for another process's hold on the directory before `SSC_ERR_LOCKED`.
+pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Below this, the log is never compacted.
+const COMPACT_MIN: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// An acknowledged entry survives a power cut: file and directory flushed first.
+    Power,
+    /// An acknowledged entry survives a crash of the process; no flush per entry.
+    Process,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    None,
+    Lru,
+}
+
+/// The index record of one entry, in memory: 40 bytes plus the map's own overhead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub ino: u64,
+    /// Bytes on disk (header and body): what counts against the quota.
+    pub size: u64,
+    /// Process-local recency for LRU.
+    pub access: u64,
+    pub dir: u32,
+    pub flags: u8,
+}
+
+/// The key hashes are SHA-256 bits already: use them as they are.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type EntryMap = HashMap<u128, Meta, BuildHasherDefault<IdHasher>>;
+
+struct LogFile {
+    file: File,
+    ino: u64,
+    /// Bytes of the log applied to this state.
+    offset: u64,
+}
+
+/// One process's view of the directory, kept up to date from the log.
+pub struct State {
+    log: LogFile,
+    entries: EntryMap,
+    dirs: Vec<Box<str>>,
+    dir_ids: HashMap<Box<str>, u32>,
+    used: u64,
+    quota: u64,
+    ignore: crate::key::IgnoreParams,
+    opens: HashMap<(u64, String), u32>,
+    clock: u64,
+    /// Log length at which a reader last stopped at a frame it could not decode; until the log
+    /// changes there is no point reading it again.
+    stuck_len: u64,
+}
+
+/// What a reconcile (or a verify) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub entries: u64,
+    pub added: u64,
+    pub dropped: u64,
+    pub corrupt: u64,
+    pub temps_removed: u64,
+    pub foreign: u64,
+}
+
+/// A body written to a temp file beside its final name, waiting for `commit`.
+pub struct Prepared {
+    hash: u128,
+    dir: String,
+    tmp: PathBuf,
+    file: File,
+    ino: u64,
+    size: u64,
+    flags: u8,
+    synced: bool,
+    committed: bool,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A verified entry read from disk.
+pub struct Loaded {
+    pub buf: Vec<u8>,
+    pub body: std::ops::Range<usize>,
+    pub content_type: Option<std::ops::Range<usize>>,
+}
+
+pub struct Store {
+    root: PathBuf,
+    lock_file: File,
+    slot: u64,
+    slot_path: PathBuf,
+    _slot_file: File,
+    state: Mutex<State>,
+    tmp_seq: AtomicU64,
+    /// Entries this handle evicted under LRU.
+    pub evictions: AtomicU64,
+}
+
+fn io_err(what: &str, path: &Path, err: io::Error) -> Error {
+    Error::io(what, path, &err)
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into a live 8-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != 8 {
+        // No entropy source: pid and time still make slot ids unique enough on one machine.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        return t ^ (u64::from(std::process::id()) << 32);
+    }
+    u64::from_le_bytes(b)
+}
+
+/// `.{slot:016x}-{n}.tmp` → slot.
+fn temp_slot(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (slot, _) = rest.split_once('-')?;
+    u64::from_str_radix(slot, 16).ok()
+}
+
+fn parse_hash(name: &str) -> Option<u128> {
+    if name.len() == 32 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        u128::from_str_radix(name, 16).ok()
+    } else {
+        None
+    }
+}
+
+fn write_all_vectored(file: &mut File, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !bufs.is_empty() {
+        fault(Site::Write)?;
+        match file.write_vectored(bufs) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl State {
+    fn new(log: LogFile) -> State {
+        State {
+            log,
+            entries: EntryMap::default(),
+            dirs: Vec::new(),
+            dir_ids: HashMap::new(),
+            used: 0,
+            quota: DEFAULT_QUOTA,
+            ignore: Default::default(),
+            opens: HashMap::new(),
+            clock: 0,
+            stuck_len: 0,
+        }
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// Applies one record; true when it says the file was superseded.
+    fn apply(&mut self, rec: Record) -> Result<bool> {
+        match rec {
+            Record::Header { format } => {
+                if format > log::FORMAT {
+                    return Err(Error::new(
+                        Status::Io,
+                        format!(
+                            "the cache's index format {format} is newer than this library's ({})",
+                            log::FORMAT
+                        ),
+                    ));
+                }
+            }
+            Record::Settings { quota, ignore } => {
+                self.quota = quota;
+                self.ignore = crate::key::IgnoreParams::parse(&ignore);
+            }
+            Record::Dir { id, path } => {
+                let i = id as usize;
+                if i >= self.dirs.len() {
+                    self.dirs.resize(i + 1, "".into());
+                }
+                self.dirs[i] = path.as_str().into();
+                self.dir_ids.insert(path.into_boxed_str(), id);
+            }
+            Record::Put {
+                hash,
+                ino,
+                size,
+                dir,
+                flags,
+            } => {
+                let access = self.tick();
+                let meta = Meta {
+                    ino,
+                    size,
+                    access,
+                    dir,
+                    flags,
+                };
+                if let Some(old) = self.entries.insert(hash, meta) {
+                    self.used -= old.size;
+                }
+                self.used += size;
+            }
+            Record::Del { hash } => {
+                if let Some(old) = self.entries.remove(&hash) {
+                    self.used -= old.size;
+                }
+            }
+            Record::Clear => {
+                self.entries.clear();
+                self.used = 0;
+            }
+            Record::Open { slot, base } => *self.opens.entry((slot, base)).or_insert(0) += 1,
+            Record::Close { slot, base } => {
+                let k = (slot, base);
+                if let Some(n) = self.opens.get_mut(&k) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.opens.remove(&k);
+                    }
+                }
+            }
+            Record::SlotGone { slot } => self.opens.retain(|(s, _), _| *s != slot),
+            Record::Superseded => return Ok(true),
+        }
+        Ok(false)
+    }
+
+    pub fn quota(&self) -> u64 {
+        self.quota
+    }
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+    pub fn entry_count(&self) -> u64 {
+        self.entries.len() as u64
+    }
+    pub fn ignore(&self) -> &crate::key::IgnoreParams {
+        &self.ignore
+    }
+
+    /// Directories that belong to an open presentation (their entries are not evicted).
+    fn protected_dirs(&self) -> HashSet<u32> {
+        let mut out = HashSet::new();
+        if self.opens.is_empty() {
+            return out;
+        }
+        for (i, d) in self.dirs.iter().enumerate() {
+            if self.opens.keys().any(|(_, base)| d.starts_with(base.as_str())) {
+                out.insert(i as u32);
+            }
+        }
+        out
+    }
+
+    /// Least recently used evictable entries freeing at least `need` bytes, or None.
+    fn victims(&self, need: u64, except: u128) -> Option<Vec<(u128, Meta)>> {
+        let protected = self.protected_dirs();
+        let mut cands: Vec<(u128, Meta)> = self
+            .entries
+            .iter()
+            .filter(|(h, m)| {
+                **h != except && m.flags & entry::FLAG_PINNED == 0 && !protected.contains(&m.dir)
+            })
+            .map(|(h, m)| (*h, *m))
+            .collect();
+        cands.sort_unstable_by_key(|(_, m)| m.access);
+        let mut freed = 0u64;
+        let mut out = Vec::new();
+        for c in cands {
+            if freed >= need {
+                break;
+            }
+            freed += c.1.size;
+            out.push(c);
+        }
+        (freed >= need).then_some(out)
+    }
+}
+
+impl Store {
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
+    fn subdir(&self, hash: u128) -> PathBuf {
+        self.root.join("e").join(format!("{:02x}", (hash >> 120) as u8))
+    }
+
+    pub fn entry_path(&self, hash: u128) -> PathBuf {
+        self.subdir(hash).join(crate::key::hash_hex(hash))
+    }
+
+    /// Opens (creating when missing) the cache in `root`.
+    pub fn open(root: &Path, quota: u64) -> Result<Store> {
+        fs::create_dir_all(root).map_err(|e| io_err("cannot create", root, e))?;
+        let lock_path = root.join("lock");
+        let lock_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| io_err("cannot open", &lock_path, e))?;
+        Self::lock_with_timeout(root, &lock_file)?;
+        let setup = Self::register(root, quota);
+        let (slot, slot_path, slot_file, log, mut need_reconcile) = match setup {
+            Ok(s) => s,
+            Err(e) => {
+                sys::unlock(&lock_file);
+                return Err(e);
+            }
+        };
+        let store = Store {
+            root: root.to_owned(),
+            lock_file,
+            slot,
+            slot_path,
+            _slot_file: slot_file,
+            state: Mutex::new(State::new(log)),
+            tmp_seq: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        };
+        let result = (|| {
+            let mut st = store.state.lock();
+            let st = &mut *st;
+            need_reconcile |= store.replay(st, true)?;
+            let (dead, deep) = store.dead_slots();
+            if need_reconcile || !dead.is_empty() {
+                let alive = store.alive_slots(&dead);
+                store.reconcile(st, &alive, deep)?;
+                let gone: Vec<Record> = dead
+                    .iter()
+                    .map(|(id, _)| Record::SlotGone { slot: *id })
+                    .collect();
+                store.append(st, &gone)?;
+                store.compact(st)?;
+                for (_, path) in &dead {
+                    let _ = fs::remove_file(path);
+                }
+            }
+            if quota > st.quota {
+                let ignore = st.ignore.to_list();
+                store.append_settings(st, quota, ignore)?;
+            }
+            Ok(())
+        })();
+        sys::unlock(&store.lock_file);
+        result.map(|()| store)
+    }
+
+    /// Waits for the directory lock, naming the holder if it never comes.
+    fn lock_with_timeout(root: &Path, lock_file: &File) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            match sys::lock_exclusive(lock_file, false) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(io_err("cannot lock", &root.join("lock"), e)),
+            }
+            if start.elapsed() > LOCK_TIMEOUT {
+                let who = sys::lock_holder(lock_file).map_or_else(
+                    || "another process".to_owned(),
+                    |pid| format!("process {pid} ({})", sys::process_name(pid)),
+                );
+                return Err(Error::new(
+                    Status::Locked,
+                    format!(
+                        "{} is held by {who} and was not released within {} s",
+                        root.display(),
+                        LOCK_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Under the directory lock: creates the layout, registers this handle's slot (a locked
+    /// file that lives as long as the handle) and opens the log.
+    #[allow(clippy::type_complexity)]
+    fn register(root: &Path, quota: u64) -> Result<(u64, PathBuf, File, LogFile, bool)> {
+        let e_dir = root.join("e");
+        if !e_dir.join("ff").is_dir() {
+            for i in 0..=255u8 {
+                let d = e_dir.join(format!("{i:02x}"));
+                fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
+            }
+            sys::fsync_dir(&e_dir).map_err(|e| io_err("cannot flush", &e_dir, e))?;
+            sys::fsync_dir(root).map_err(|e| io_err("cannot flush", root, e))?;
+        }
+        let slots = root.join("slots");
+        fs::create_dir_all(&slots).map_err(|e| io_err("cannot create", &slots, e))?;
+        let slot = random_u64();
+        let slot_path = slots.join(format!("{slot:016x}"));
+        let mut slot_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&slot_path)
+            .map_err(|e| io_err("cannot create", &slot_path, e))?;
+        sys::lock_exclusive(&slot_file, false).map_err(|e| io_err("cannot lock", &slot_path, e))?;
+        let reg = writeln!(slot_file, "{} {}", std::process::id(), sys::boot_id())
+            .and_then(|()| slot_file.sync_all())
+            .and_then(|()| sys::fsync_dir(&slots));
+        if let Err(e) = reg {
+            let _ = fs::remove_file(&slot_path);
+            return Err(io_err("cannot register in", &slots, e));
+        }
+        match Self::open_log(root, quota) {
+            Ok((log, need)) => Ok((slot, slot_path, slot_file, log, need)),
+            Err(e) => {
+                let _ = fs::remove_file(&slot_path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens `index`, creating it (and asking for a rebuild from the entry files) when it is
+    /// missing or unreadable.
+    fn open_log(root: &Path, quota: u64) -> Result<(LogFile, bool)> {
+        let path = root.join("index");
+        let open = |p: &Path| -> io::Result<File> {
+            fault(Site::Open)?;
+            OpenOptions::new().read(true).append(true).open(p)
+        };
+        let need_reconcile = true;
+        match open(&path) {
+            Ok(file) => {
+                let mut head = vec![0u8; 64];
+                let n = file.read_at(&mut head, 0).unwrap_or(0);
+                let ok = matches!(log::decode(&head[..n]), Decoded::Record(Record::Header { .. }, _));
+                if ok {
+                    let ino = file
+                        .metadata()
+                        .map_err(|e| io_err("cannot stat", &path, e))?
+                        .ino();
+                    return Ok((
+                        LogFile {
+                            file,
+                            ino,
+                            offset: 0,
+                        },
+                        false,
+                    ));
+                }
+                // Damaged beyond its first record: keep it for inspection, rebuild from the entries.
+                let aside = root.join(format!(
+                    "index.damaged-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                ));
+                let _ = fs::rename(&path, &aside);
+            }
+            // A missing index with entries present is rebuilt from them.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("cannot open", &path, e)),
+        }
+        let quota = if quota == 0 { DEFAULT_QUOTA } else { quota };
+        let mut buf = Vec::new();
+        Record::Header {
+            format: log::FORMAT,
+        }
+        .encode(&mut buf);
+        Record::Settings {
+            quota,
+            ignore: String::new(),
+        }
+        .encode(&mut buf);
+        let file = Self::write_new_log(root, &buf)?;
+        let ino = file
+            .metadata()
+            .map_err(|e| io_err("cannot stat", &path, e))?
+            .ino();
+        Ok((
+            LogFile {
+                file,
+                ino,
+                offset: 0,
+            },
+            need_reconcile,
+        ))
+    }
+
+    /// Writes a complete log file to `index.new`, flushes it and renames it to `index`.
+    fn write_new_log(root: &Path, contents: &[u8]) -> Result<File> {
+        let tmp = root.join("index.new");
+        let path = root.join("index");
+        let res = (|| -> io::Result<File> {
+            fault(Site::Open)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            fault(Site::Write)?;
+            f.write_all(contents)?;
+            fault(Site::Fsync)?;
+            f.sync_all()?;
+            fault(Site::Rename)?;
+            fs::rename(&tmp, &path)?;
+            sys::fsync_dir(root)?;
+            fault(Site::Open)?;
+            OpenOptions::new().read(true).append(true).open(&path)
+        })();
+        res.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_err("cannot write the index", &path, e)
+        })
+    }
+
+    /// Slots whose lock is free: their process is gone. Also whether one is from an earlier boot.
+    fn dead_slots(&self) -> (Vec<(u64, PathBuf)>, bool) {
+        let mut dead = Vec::new();
+        let mut deep = false;
+        let boot = sys::boot_id();
+        let Ok(rd) = fs::read_dir(self.root.join("slots")) else {
+            return (dead, deep);
+        };
+        for ent in rd.flatten() {
+            let name = ent.file_name();
+            let Some(id) = name.to_str().and_then(|n| u64::from_str_radix(n, 16).ok()) else {
+                continue;
+            };
+            if id == self.slot {
+                continue;
+            }
+            let path = ent.path();
+            let Ok(mut f) = OpenOptions::new().read(true).write(true).open(&path) else {
+                continue;
+            };
+            if let Ok(true) = sys::lock_exclusive(&f, false) {
+                let mut s = String::new();
+                let _ = f.read_to_string(&mut s);
+                if s.split_whitespace().nth(1).unwrap_or("") != boot {
+                    deep = true;
+                }
+                dead.push((id, path));
+            }
+        }
+        (dead, deep)
+    }
+
+    fn alive_slots(&self, dead: &[(u64, PathBuf)]) -> HashSet<u64> {
+        let dead: HashSet<u64> = dead.iter().map(|(id, _)| *id).collect();
+        let mut alive = HashSet::new();
+        alive.insert(self.slot);
+        if let Ok(rd) = fs::read_dir(self.root.join("slots")) {
+            for ent in rd.flatten() {
+                if let Some(id) = ent
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| u64::from_str_radix(n, 16).ok())
+                {
+                    if !dead.contains(&id) {
+                        alive.insert(id);
+                    }
+                }
+            }
+        }
+        alive
+    }
+
+    /// Catches up with the log. Under the directory lock (`locked`), a torn tail is truncated and
+    /// a replaced `index` is followed; returns true when something suggests the index and the
+    /// entry files may disagree (a torn record: a writer died mid-append).
+    fn replay(&self, st: &mut State, locked: bool) -> Result<bool> {
+        let mut suspicious = false;
+        loop {
+            fault(Site::Read).map_err(|e| io_err("cannot read", &self.index_path(), e))?;
+            let len = st
+                .log
+                .file
+                .metadata()
+                .map_err(|e| io_err("cannot stat", &self.index_path(), e))?
+                .len();
+            if len < st.log.offset {
+                // Shrunk under us: not something this library does. Start again from its start.
+                self.restart(st)?;
+                continue;
+            }
+            let mut superseded = false;
+            if len > st.log.offset && (locked || len != st.stuck_len) {
+                let mut buf = vec![0u8; (len - st.log.offset) as usize];
+                st.log
+                    .file
+                    .read_exact_at(&mut buf, st.log.offset)
+                    .map_err(|e| io_err("cannot read", &self.index_path(), e))?;
+                let mut pos = 0usize;
+                while pos < buf.len() {
+                    match log::decode(&buf[pos..]) {
+                        Decoded::Record(rec, n) => {
+                            pos += n;
+                            if st.apply(rec)? {
+                                superseded = true;
+                                break;
+                            }
+                        }
+                        Decoded::Incomplete | Decoded::Invalid(_) => {
+                            if locked {
+                                // Nobody else is writing: a crash tore this record. Cut it off.
+                                let at = st.log.offset + pos as u64;
+                                st.log
+                                    .file
+                                    .set_len(at)
+                                    .map_err(|e| io_err("cannot repair", &self.index_path(), e))?;
+                                suspicious = true;
+                            } else {
+                                st.stuck_len = len;
+                            }
+                            break;
+                        }
+                    }
+                }
+                st.log.offset += pos as u64;
+            }
+            if !superseded && locked {
+                // A compaction that crashed before marking the old file still replaced it.
+                match fs::metadata(self.index_path()) {
+                    Ok(m) if m.ino() != st.log.ino => superseded = true,
+                    _ => {}
+                }
+            }
+            if superseded {
+                self.restart(st)?;
+                continue;
+            }
+            return Ok(suspicious);
+        }
+    }
+
+    /// Reopens `index` and rebuilds the state from its start, keeping recency where it can.
+    fn restart(&self, st: &mut State) -> Result<()> {
+        let path = self.index_path();
+        fault(Site::Open).map_err(|e| io_err("cannot open", &path, e))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err("cannot open", &path, e))?;
+        let ino = file
+            .metadata()
+            .map_err(|e| io_err("cannot stat", &path, e))?
+            .ino();
+        let old = std::mem::take(&mut st.entries);
+        let clock = st.clock;
+        *st = State::new(LogFile {
+            file,
+            ino,
+            offset: 0,
+        });
+        st.clock = clock;
+        // Replayed records get fresh ticks; put back what this process knew of recency.
+        self.replay_fresh(st)?;
+        for (h, m) in st.entries.iter_mut() {
+            if let Some(o) = old.get(h) {
+                m.access = o.access;
+            }
+        }
+        Ok(())
+    }
+
+    fn replay_fresh(&self, st: &mut State) -> Result<()> {
+        let len = st
+            .log
+            .file
+            .metadata()
+            .map_err(|e| io_err("cannot stat", &self.index_path(), e))?
+            .len();
+        let mut buf = vec![0u8; len as usize];
+        st.log
+            .file
+            .read_exact_at(&mut buf, 0)
+            .map_err(|e| io_err("cannot read", &self.index_path(), e))?;
+        let mut pos = 0;
+        while pos < buf.len() {
+            match log::decode(&buf[pos..]) {
+                Decoded::Record(rec, n) => {
+                    pos += n;
+                    if st.apply(rec)? {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        st.log.offset = pos as u64;
+        Ok(())
+    }
+
+    /// Locks the state and catches up with the log (no directory lock).
+    pub fn synced(&self) -> Result<MutexGuard<'_, State>> {
+        let (st, caught_up) = self.lock_and_catch_up();
+        caught_up.map(|()| st)
+    }
+
+    /// Locks the state and tries to catch up; the state is returned even when reading the log
+    /// failed, so a caller can still check its arguments before reporting that failure.
+    pub fn lock_and_catch_up(&self) -> (MutexGuard<'_, State>, Result<()>) {
+        let mut st = self.state.lock();
+        let r = self.replay(&mut st, false).map(|_| ());
+        (st, r)
+    }
+
+    /// Runs `f` holding the directory lock, with the state caught up. With `wait == false`,
+    /// answers `Ok(None)` instead of waiting for another process.
+    pub fn write_locked<R>(
+        &self,
+        wait: bool,
+        f: impl FnOnce(&mut State) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let mut st = self.state.lock();
+        let lock_path = self.root.join("lock");
+        if !sys::lock_exclusive(&self.lock_file, wait)
+            .map_err(|e| io_err("cannot lock", &lock_path, e))?
+        {
+            return Ok(None);
+        }
+        let _unlock = scopeguard(|| sys::unlock(&self.lock_file));
+        self.replay(&mut st, true)?;
+        let r = f(&mut st)?;
+        self.maybe_compact(&mut st);
+        Ok(Some(r))
+    }
+
+    fn locked<R>(&self, f: impl FnOnce(&mut State) -> Result<R>) -> Result<R> {
+        self.write_locked(true, f)
+            .map(|r| r.expect("a waiting lock is always taken"))
+    }
+
+    /// Appends records (under the directory lock) and applies them to this state.
+    fn append(&self, st: &mut State, recs: &[Record]) -> Result<()> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        for r in recs {
+            r.encode(&mut buf);
+        }
+        let res = fault(Site::Write).and_then(|()| (&st.log.file).write_all(&buf));
+        if let Err(e) = res {
+            // Leave no partial record behind.
+            let _ = st.log.file.set_len(st.log.offset);
+            return Err(io_err("cannot append to", &self.index_path(), e));
+        }
+        st.log.offset += buf.len() as u64;
+        for r in recs {
+            st.apply(r.clone())?;
+        }
+        Ok(())
+    }
+
+    fn append_settings(&self, st: &mut State, quota: u64, ignore: String) -> Result<()> {
+        self.append(st, &[Record::Settings { quota, ignore }])?;
+        // Settings are rare and small: always make them durable.
+        fault(Site::Fsync)
+            .and_then(|()| st.log.file.sync_data())
+            .map_err(|e| io_err("cannot flush", &self.index_path(), e))
+    }
+
+    fn dir_id(&self, st: &mut State, dir: &str) -> Result<u32> {
+        if let Some(&id) = st.dir_ids.get(dir) {
+            return Ok(id);
+        }
+        let id = st.dirs.len() as u32;
+        self.append(
+            st,
+            &[Record::Dir {
+                id,
+                path: dir.to_owned(),
+            }],
+        )?;
+        Ok(id)
+    }
+
+    // ---- reading ----
+
+    /// Index look-up: no disk I/O beyond an fstat of the log. Marks the entry recently used.
+    pub fn lookup(st: &mut State, hash: u128) -> Option<Meta> {
+        let now = st.tick();
+        let m = st.entries.get_mut(&hash)?;
+        m.access = now;
+        Some(*m)
+    }
+
+    /// Reads and verifies the entry of `key`. `Ok(None)`: it is not there (any more).
+    pub fn read(&self, key: &str, hash: u128) -> Result<Option<Loaded>> {
+        let path = self.entry_path(hash);
+        let opened = fault(Site::Open).and_then(|()| File::open(&path));
+        let mut file = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.forget_missing(hash)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(io_err("cannot open", &path, e)),
+        };
+        let meta = file.metadata().map_err(|e| io_err("cannot stat", &path, e))?;
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        fault(Site::Read)
+            .and_then(|()| (&mut file).take(meta.len()).read_to_end(&mut buf))
+            .map_err(|e| io_err("cannot read", &path, e))?;
+        match entry::decode_entry(&buf) {
+            Ok((h, body)) => {
+                if h.key != key {
+                    // Another key's file (a stale index or a hash collision): not ours to serve.
+                    return Ok(None);
+                }
+                let content_type = h.content_type.map(|c| {
+                    let start = c.as_ptr() as usize - buf.as_ptr() as usize;
+                    start..start + c.len()
+                });
+                Ok(Some(Loaded {
+                    buf,
+                    body,
+                    content_type,
+                }))
+            }
+            Err(why) => {
+                let why = match why {
+                    entry::Invalid::Foreign => "not an entry file".to_owned(),
+                    entry::Invalid::Damaged(s) => s,
+                };
+                self.drop_damaged(hash, meta.ino())?;
+                Err(Error::new(
+                    Status::Corrupt,
+                    format!(
+                        "{} failed its integrity check ({why}); the entry was dropped",
+                        path.display()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The file of an indexed entry vanished (removed by hand, or by a process whose record we
+    /// have not seen): record that, so accounting matches the files.
+    fn forget_missing(&self, hash: u128) -> Result<()> {
+        let path = self.entry_path(hash);
+        self.locked(|st| {
+            if st.entries.contains_key(&hash) && !path.exists() {
+                self.append(st, &[Record::Del { hash }])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes a damaged entry file, unless it was replaced by a new one meanwhile.
+    fn drop_damaged(&self, hash: u128, ino: u64) -> Result<()> {
+        let path = self.entry_path(hash);
+        self.locked(|st| {
+            if fs::metadata(&path).map(|m| m.ino()).ok() == Some(ino) {
+                fault(Site::Unlink)
+                    .and_then(|()| fs::remove_file(&path))
+                    .map_err(|e| io_err("cannot remove damaged entry", &path, e))?;
+            }
+            if st.entries.contains_key(&hash) {
+                self.append(st, &[Record::Del { hash }])?;
+            }
+            Ok(())
+        })
+    }
+
+    // ---- writing ----
+
+    /// Checks the quota (from this process's view) and writes header and body to a temp file
+    /// beside the entry's final name. Nothing is visible yet.
+    pub fn prepare(
+        &self,
+        key: &crate::key::Key,
+        content_type: Option<&str>,
+        body: &[u8],
+        flags: u8,
+        eviction: Eviction,
+    ) -> Result<Prepared> {
+        let header = entry::encode_header(key.as_str(), content_type, body, flags);
+        let size = (header.len() + body.len()) as u64;
+        let hash = key.hash();
+        {
+            let st = self.synced()?;
+            let old = st.entries.get(&hash).map_or(0, |m| m.size);
+            if size > st.quota || (eviction == Eviction::None && st.used - old + size > st.quota) {
+                return Err(quota_error(size, st.used - old, st.quota));
+            }
+        }
+        let dir = self.subdir(hash);
+        let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{:016x}-{seq}.tmp", self.slot));
+        let mut file = fault(Site::Open)
+            .and_then(|()| {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&tmp)
+            })
+            .map_err(|e| io_err("cannot create", &tmp, e))?;
+        let mut prepared = Prepared {
+            hash,
+            dir: key.dir().to_owned(),
+            tmp,
+            file: file.try_clone().map_err(|e| io_err("cannot dup", &dir, e))?,
+            ino: 0,
+            size,
+            flags,
+            synced: false,
+            committed: false,
+        };
+        write_all_vectored(&mut file, &mut [IoSlice::new(&header), IoSlice::new(body)])
+            .map_err(|e| io_err("cannot write", &prepared.tmp, e))?;
+        prepared.ino = file
+            .metadata()
+            .map_err(|e| io_err("cannot stat", &prepared.tmp, e))?
+            .ino();
+        Ok(prepared)
+    }
+
+    /// Publishes a prepared entry: exact quota check (evicting under LRU), index record, rename;
+    /// at `Power`, the file and its directory are flushed before this returns. With `wait ==
+    /// false` and the directory busy, answers `Ok(false)` and leaves `p` for a later call.
+    pub fn commit(
+        &self,
+        p: &mut Prepared,
+        durability: Durability,
+        eviction: Eviction,
+        wait: bool,
+    ) -> Result<bool> {
+        let power = durability == Durability::Power;
+        // A replace must not lose the old version to a power cut: flush the new one before it
+        // takes the name. A new name has nothing to lose, so its flush can follow the rename,
+        // where the file system commits both together.
+        if power && !p.synced && self.state.lock().entries.contains_key(&p.hash) {
+            self.fsync_temp(p)?;
+        }
+        let final_path = self.entry_path(p.hash);
+        let done = self.write_locked(wait, |st| {
+            let existing = st.entries.get(&p.hash).copied();
+            if power && !p.synced && existing.is_some() {
+                self.fsync_temp(p)?;
+            }
+            let base = st.used - existing.map_or(0, |m| m.size);
+            if base + p.size > st.quota {
+                let need = base + p.size - st.quota;
+                let victims = match eviction {
+                    Eviction::Lru if p.size <= st.quota => st.victims(need, p.hash),
+                    _ => None,
+                };
+                let Some(victims) = victims else {
+                    return Err(quota_error(p.size, base, st.quota));
+                };
+                for (h, _) in victims {
+                    let vp = self.entry_path(h);
+                    match fault(Site::Unlink).and_then(|()| fs::remove_file(&vp)) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io_err("cannot evict", &vp, e)),
+                    }
+                    self.append(st, &[Record::Del { hash: h }])?;
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let dir = self.dir_id(st, &p.dir)?;
+            self.append(
+                st,
+                &[Record::Put {
+                    hash: p.hash,
+                    ino: p.ino,
+                    size: p.size,
+                    dir,
+                    flags: p.flags,
+                }],
+            )?;
+            if let Err(e) = fault(Site::Rename).and_then(|()| fs::rename(&p.tmp, &final_path)) {
+                // Undo the record: the old version (if any) is still the one on disk.
+                let undo = match existing {
+                    Some(m) => Record::Put {
+                        hash: p.hash,
+                        ino: m.ino,
+                        size: m.size,
+                        dir: m.dir,
+                        flags: m.flags,
+                    },
+                    None => Record::Del { hash: p.hash },
+                };
+                let _ = self.append(st, &[undo]);
+                return Err(io_err("cannot publish", &final_path, e));
+            }
+            p.committed = true;
+            Ok(())
+        })?;
+        if done.is_none() {
+            return Ok(false);
+        }
+        if power {
+            let res = (|| {
+                if !p.synced {
+                    fault(Site::Fsync)?;
+                    p.file.sync_all()?;
+                }
+                sys::fsync_dir(&self.subdir(p.hash))
+            })();
+            res.map_err(|e| {
+                Error::new(
+                    Status::Io,
+                    format!(
+                        "{} was stored but could not be flushed to disk: {}",
+                        final_path.display(),
+                        describe_io(&e)
+                    ),
+                )
+            })?;
+        }
+        Ok(true)
+    }
+
+    fn fsync_temp(&self, p: &mut Prepared) -> Result<()> {
+        fault(Site::Fsync)
+            .and_then(|()| p.file.sync_all())
+            .map_err(|e| io_err("cannot flush", &p.tmp, e))?;
+        p.synced = true;
+        Ok(())
+    }
+
+    /// Removes an entry; false when there was none.
+    pub fn remove(&self, hash: u128) -> Result<bool> {
+        let path = self.entry_path(hash);
+        self.locked(|st| {
+            if !st.entries.contains_key(&hash) {
+                return Ok(false);
+            }
+            match fault(Site::Unlink).and_then(|()| fs::remove_file(&path)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("cannot remove", &path, e)),
+            }
+            self.append(st, &[Record::Del { hash }])?;
+            Ok(true)
+        })
+    }
+
+    /// Removes every entry (pinned ones and those of open presentations included).
+    pub fn clear(&self) -> Result<()> {
+        self.locked(|st| {
+            let mut kept = Vec::new();
+            let mut first_err = None;
+            for (h, m) in st.entries.iter() {
+                let path = self.entry_path(*h);
+                match fault(Site::Unlink).and_then(|()| fs::remove_file(&path)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        kept.push(Record::Put {
+                            hash: *h,
+                            ino: m.ino,
+                            size: m.size,
+                            dir: m.dir,
+                            flags: m.flags,
+                        });
+                        first_err.get_or_insert_with(|| io_err("cannot remove", &path, e));
+                    }
+                }
+            }
+            let mut recs = vec![Record::Clear];
+            recs.extend(kept);
+            self.append(st, &recs)?;
+            first_err.map_or(Ok(()), Err)
+        })
+    }
+
+    /// Grows the quota; a smaller value is refused.
+    pub fn increase_quota(&self, quota: u64) -> Result<()> {
+        self.locked(|st| {
+            if quota < st.quota {
+                return Err(Error::invalid(format!(
+                    "the quota only grows: {quota} is less than the current {}",
+                    st.quota
+                )));
+            }
+            if quota > st.quota {
+                let ignore = st.ignore.to_list();
+                self.append_settings(st, quota, ignore)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_ignore(&self, ignore: &crate::key::IgnoreParams) -> Result<()> {
+        self.locked(|st| {
+            let quota = st.quota;
+            self.append_settings(st, quota, ignore.to_list())
+        })
+    }
+
+    pub fn open_media(&self, base: &str) -> Result<()> {
+        self.locked(|st| {
+            self.append(
+                st,
+                &[Record::Open {
+                    slot: self.slot,
+                    base: base.to_owned(),
+                }],
+            )
+        })
+    }
+
+    pub fn close_media(&self, base: &str) -> Result<()> {
+        self.locked(|st| {
+            if !st.opens.contains_key(&(self.slot, base.to_owned())) {
+                return Err(Error::invalid(format!(
+                    "{base} is not open (close_media called more often than open_media)"
+                )));
+            }
+            self.append(
+                st,
+                &[Record::Close {
+                    slot: self.slot,
+                    base: base.to_owned(),
+                }],
+            )
+        })
+    }
+
+    // ---- recovery ----
+
+    /// Makes the index agree with the entry files: every entry file is indexed with its true
+    /// inode and size, every index record has its file, temp files of dead slots are removed,
+    /// damaged entries dropped, foreign files left alone. `deep` also compares sizes (after a
+    /// power cut an inode number alone proves less).
+    fn reconcile(&self, st: &mut State, alive: &HashSet<u64>, deep: bool) -> Result<Report> {
+        let mut report = Report::default();
+        let mut seen: HashSet<u128> = HashSet::with_capacity(st.entries.len());
+        let mut recs = Vec::new();
+        let e_dir = self.root.join("e");
+        let mut new_dirs: HashMap<String, u32> = HashMap::new();
+        for i in 0..=255u8 {
+            let sub = e_dir.join(format!("{i:02x}"));
+            let rd = match fs::read_dir(&sub) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(&sub).map_err(|e| io_err("cannot create", &sub, e))?;
+                    continue;
+                }
+                Err(e) => return Err(io_err("cannot list", &sub, e)),
+            };
+            for ent in rd {
+                let ent = ent.map_err(|e| io_err("cannot list", &sub, e))?;
+                let name = ent.file_name();
+                let Some(name) = name.to_str() else {
+                    report.foreign += 1;
+                    continue;
+                };
+                if let Some(slot) = temp_slot(name) {
+                    if !alive.contains(&slot) {
+                        let _ = fs::remove_file(ent.path());
+                        report.temps_removed += 1;
+                    }
+                    continue;
+                }
+                let Some(hash) = parse_hash(name).filter(|h| (h >> 120) as u8 == i) else {
+                    report.foreign += 1;
+                    continue;
+                };
+                let indexed = st.entries.get(&hash).copied();
+                let ino = ent.ino();
+                let quick_ok = match indexed {
+                    Some(m) if m.ino == ino => {
+                        !deep || ent.metadata().map(|md| md.len()).ok() == Some(m.size)
+                    }
+                    _ => false,
+                };
+                if quick_ok {
+                    seen.insert(hash);
+                    report.entries += 1;
+                    continue;
+                }
+                match self.read_header(&ent.path(), hash) {
+                    Ok((ino, size, key_dir, flags)) => {
+                        seen.insert(hash);
+                        report.entries += 1;
+                        report.added += 1;
+                        let dir = match st.dir_ids.get(key_dir.as_str()) {
+                            Some(&d) => d,
+                            None => match new_dirs.get(&key_dir) {
+                                Some(&d) => d,
+                                None => {
+                                    let id = (st.dirs.len() + new_dirs.len()) as u32;
+                                    new_dirs.insert(key_dir.clone(), id);
+                                    recs.push(Record::Dir { id, path: key_dir });
+                                    id
+                                }
+                            },
+                        };
+                        recs.push(Record::Put {
+                            hash,
+                            ino,
+                            size,
+                            dir,
+                            flags,
+                        });
+                    }
+                    Err(entry::Invalid::Foreign) => report.foreign += 1,
+                    Err(entry::Invalid::Damaged(_)) => {
+                        let _ = fs::remove_file(ent.path());
+                        report.corrupt += 1;
+                    }
+                }
+            }
+        }
+        for h in st.entries.keys() {
+            if !seen.contains(h) {
+                recs.push(Record::Del { hash: *h });
+                report.dropped += 1;
+            }
+        }
+        self.append(st, &recs)?;
+        Ok(report)
+    }
+
+    /// Reads and checks an entry file's header: (inode, size, its key's directory, flags).
+    fn read_header(&self, path: &Path, hash: u128) -> Result<(u64, u64, String, u8), entry::Invalid> {
+        let damaged = |s: &str| entry::Invalid::Damaged(s.to_owned());
+        let file = File::open(path).map_err(|_| damaged("unreadable"))?;
+        let md = file.metadata().map_err(|_| damaged("unreadable"))?;
+        let mut head = vec![0u8; (md.len() as usize).min(2 * entry::MAX_FIELD + 64)];
+        let n = file.read_at(&mut head, 0).map_err(|_| damaged("unreadable"))?;
+        let h = entry::decode_header(&head[..n])?;
+        if crate::key::hash_key(h.key) != hash {
+            return Err(damaged("file name does not match its key"));
+        }
+        if h.header_len as u64 + h.body_len != md.len() {
+            return Err(damaged("size does not match its header"));
+        }
+        let key = crate::key::Key::parse(h.key, &crate::key::IgnoreParams::None)
+            .map_err(|_| damaged("key is not a URL"))?;
+        Ok((md.ino(), md.len(), key.dir().to_owned(), h.flags))
+    }
+
+    /// Reads every entry and checks its checksum, dropping damaged ones; then reconciles.
+    pub fn verify(&self) -> Result<Report> {
+        let hashes: Vec<u128> = self.synced()?.entries.keys().copied().collect();
+        let mut corrupt = 0;
+        for h in hashes {
+            let path = self.entry_path(h);
+            let Ok(buf) = fs::read(&path) else { continue };
+            match entry::decode_entry(&buf) {
+                Ok((hd, _)) if crate::key::hash_key(hd.key) == h => {}
+                _ => {
+                    let ino = fs::metadata(&path).map(|m| m.ino()).unwrap_or(0);
+                    self.drop_damaged(h, ino)?;
+                    corrupt += 1;
+                }
+            }
+        }
+        let mut report = self.locked(|st| {
+            let alive = self.alive_slots(&[]);
+            self.reconcile(st, &alive, true)
+        })?;
+        report.corrupt += corrupt;
+        Ok(report)
+    }
+
+    fn maybe_compact(&self, st: &mut State) {
+        let live = st.entries.len() as u64 * 50 + st.dirs.len() as u64 * 80 + 4096;
+        if st.log.offset > COMPACT_MIN && st.log.offset > 4 * live {
+            // A failed compaction leaves the old log in place, which stays correct.
+            let _ = self.compact(st);
+        }
+    }
+
+    /// Rewrites the log as a snapshot of the state and marks the old file superseded.
+    fn compact(&self, st: &mut State) -> Result<()> {
+        let mut remap: HashMap<u32, u32> = HashMap::new();
+        let mut dirs: Vec<Box<str>> = Vec::new();
+        for m in st.entries.values() {
+            remap.entry(m.dir).or_insert_with(|| {
+                dirs.push(st.dirs.get(m.dir as usize).cloned().unwrap_or_default());
+                (dirs.len() - 1) as u32
+            });
+        }
+        let mut buf = Vec::with_capacity(st.entries.len() * 50 + 4096);
+        Record::Header {
+            format: log::FORMAT,
+        }
+        .encode(&mut buf);
+        Record::Settings {
+            quota: st.quota,
+            ignore: st.ignore.to_list(),
+        }
+        .encode(&mut buf);
+        for (id, path) in dirs.iter().enumerate() {
+            Record::Dir {
+                id: id as u32,
+                path: path.to_string(),
+            }
+            .encode(&mut buf);
+        }
+        let mut order: Vec<(&u128, &Meta)> = st.entries.iter().collect();
+        // Oldest first, so a replay gives recency back in the same order.
+        order.sort_unstable_by_key(|(_, m)| m.access);
+        for (h, m) in order {
+            Record::Put {
+                hash: *h,
+                ino: m.ino,
+                size: m.size,
+                dir: remap[&m.dir],
+                flags: m.flags,
+            }
+            .encode(&mut buf);
+        }
+        for ((slot, base), n) in &st.opens {
+            for _ in 0..*n {
+                Record::Open {
+                    slot: *slot,
+                    base: base.clone(),
+                }
+                .encode(&mut buf);
+            }
+        }
+        let file = Self::write_new_log(&self.root, &buf)?;
+        let mut sup = Vec::new();
+        Record::Superseded.encode(&mut sup);
+        let _ = (&st.log.file).write_all(&sup);
+        let ino = file
+            .metadata()
+            .map_err(|e| io_err("cannot stat", &self.index_path(), e))?
+            .ino();
+        st.log = LogFile {
+            file,
+            ino,
+            offset: buf.len() as u64,
+        };
+        for m in st.entries.values_mut() {
+            m.dir = remap[&m.dir];
+        }
+        st.dir_ids = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.clone(), i as u32))
+            .collect();
+        st.dirs = dirs;
+        Ok(())
+    }
+
+    /// Entries, used bytes and quota as this process sees them after catching up.
+    pub fn snapshot(&self) -> Result<(u64, u64, u64)> {
+        let st = self.synced()?;
+        Ok((st.entry_count(), st.used(), st.quota()))
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let slot = self.slot;
+        let _ = self.write_locked(true, |st| {
+            if st.opens.keys().any(|(s, _)| *s == slot) {
+                self.append(st, &[Record::SlotGone { slot }])?;
+            }
+            Ok(())
+        });
+        let _ = fs::remove_file(&self.slot_path);
+    }
+}
+
+fn quota_error(size: u64, used_without: u64, quota: u64) -> Error {
+    Error::new(
+        Status::QuotaExceeded,
+        format!(
+            "the entry needs {size} bytes; {used_without} of the quota's {quota} are in use, {} free",
+            quota.saturating_sub(used_without)
+        ),
+    )
+}
+
+/// Runs a closure when dropped.
+struct Guard<F: FnMut()>(F);
+impl<F: FnMut()> Drop for Guard<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+fn scopeguard<F: FnMut()>(f: F) -> Guard<F> {
+    Guard(f)
+}

@@ -1,0 +1,132 @@
+//! The few system calls the store needs beyond `std::fs`: flock, fsync of a directory, the
+//! boot id, and who holds a lock. Every file-system call site of the store goes through `fault`
+//! first, the seam the fault-injection tests use.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// A file-system call site, named for fault injection and error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Site {
+    Open,
+    Write,
+    Fsync,
+    Rename,
+    Read,
+    Unlink,
+    DirFsync,
+}
+
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod faults {
+    //! Test-only: make the next calls at a site fail with an errno.
+    use super::Site;
+    use parking_lot::Mutex;
+    use std::collections::HashMap;
+
+    static PLAN: Mutex<Option<HashMap<Site, (i32, u32)>>> = Mutex::new(None);
+
+    /// Fails the next `count` calls at `site` with `errno`.
+    pub fn inject(site: Site, errno: i32, count: u32) {
+        PLAN.lock()
+            .get_or_insert_with(HashMap::new)
+            .insert(site, (errno, count));
+    }
+
+    pub fn clear() {
+        *PLAN.lock() = None;
+    }
+
+    pub(super) fn take(site: Site) -> Option<i32> {
+        let mut plan = PLAN.lock();
+        let map = plan.as_mut()?;
+        let (errno, left) = map.get_mut(&site)?;
+        if *left == 0 {
+            return None;
+        }
+        *left -= 1;
+        Some(*errno)
+    }
+}
+
+/// Checked before each file-system call; fails only when a test injected a fault.
+#[inline]
+pub fn fault(site: Site) -> io::Result<()> {
+    #[cfg(any(test, feature = "fault-injection"))]
+    if let Some(errno) = faults::take(site) {
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    let _ = site;
+    Ok(())
+}
+
+fn flock_raw(file: &File, op: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor owned by `file`, which outlives the call.
+        let r = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if r == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Takes an exclusive lock; `Ok(false)` when `wait` is false and another holder has it.
+pub fn lock_exclusive(file: &File, wait: bool) -> io::Result<bool> {
+    let op = libc::LOCK_EX | if wait { 0 } else { libc::LOCK_NB };
+    match flock_raw(file, op) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn unlock(file: &File) {
+    let _ = flock_raw(file, libc::LOCK_UN);
+}
+
+/// Flushes a directory so the names created or renamed in it survive a power cut.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    fault(Site::DirFsync)?;
+    File::open(dir)?.sync_all()
+}
+
+/// This boot's identity: a slot left by a process of an earlier boot means a power cut or crash
+/// of the machine, when unflushed data may be lost.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The pid holding a flock on `file`, from /proc/locks (for SSC_ERR_LOCKED messages).
+pub fn lock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    let (ino, dev) = (meta.ino(), meta.dev());
+    let major = (dev >> 8) & 0xfff;
+    let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    let want = format!("{major:02x}:{minor:02x}:{ino}");
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; blocked waiters are marked "->".
+        if f.get(1) == Some(&"->") || !f.contains(&"FLOCK") {
+            return None;
+        }
+        let pos = f.iter().position(|x| x.eq_ignore_ascii_case(&want))?;
+        f.get(pos - 1)?.parse().ok()
+    })
+}
+
+/// The name of the program with `pid`, for messages.
+pub fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".to_owned())
+}
