@@ -100,9 +100,7 @@ fn check_content_type(ct: Option<&str>) -> Result<()> {
             )));
         }
         if ct.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-            return Err(Error::invalid(
-                "content type contains a control character",
-            ));
+            return Err(Error::invalid("content type contains a control character"));
         }
     }
     Ok(())
@@ -228,11 +226,13 @@ impl Cache {
             (Key::parse(url, st.ignore())?, caught_up)
         };
         let eviction = self.eviction();
-        let prepared = caught_up.and_then(|()| validate(&key, data)).and_then(|()| {
-            self.inner
-                .store
-                .prepare(&key, content_type, data, 0, eviction)
-        });
+        let prepared = caught_up
+            .and_then(|()| validate(&key, data))
+            .and_then(|()| {
+                self.inner
+                    .store
+                    .prepare(&key, content_type, data, 0, eviction)
+            });
         let mut prepared = match prepared {
             Ok(p) => p,
             Err(e) => {

@@ -388,10 +388,12 @@ fn canonicalize(url: &str, ignore: &IgnoreParams) -> Result<(String, usize, usiz
     if host.is_empty() {
         return Err(Error::invalid(format!("URL has no host: {url:?}")));
     }
-    if host
-        .iter()
-        .any(|&b| matches!(b, b' ' | b'<' | b'>' | b'"' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'))
-    {
+    if host.iter().any(|&b| {
+        matches!(
+            b,
+            b' ' | b'<' | b'>' | b'"' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+        )
+    }) {
         return Err(Error::invalid(format!("bad host in {url:?}")));
     }
     let host_start = out.len();
@@ -456,8 +458,9 @@ fn canonicalize(url: &str, ignore: &IgnoreParams) -> Result<(String, usize, usiz
     }
 
     // Every byte written is ASCII or came from the (UTF-8) host; percent-encoding keeps it valid.
-    let canonical = String::from_utf8(out)
-        .map_err(|_| Error::invalid(format!("URL is not valid UTF-8 after normalising: {url:?}")))?;
+    let canonical = String::from_utf8(out).map_err(|_| {
+        Error::invalid(format!("URL is not valid UTF-8 after normalising: {url:?}"))
+    })?;
     Ok((canonical, path_start, path_end))
 }
 
@@ -466,7 +469,10 @@ mod tests {
     use super::*;
 
     fn canon(url: &str) -> String {
-        Key::parse(url, &IgnoreParams::None).unwrap().as_str().to_owned()
+        Key::parse(url, &IgnoreParams::None)
+            .unwrap()
+            .as_str()
+            .to_owned()
     }
 
     #[test]
@@ -573,8 +579,14 @@ mod tests {
             k("http://h/v.ism/QualityLevels(1)/Fragments(video=0,format=m3u8-aapl)"),
             RequestKind::Other
         );
-        assert_eq!(k("http://h/v.ism/QualityLevels(1)/Fragments(video=+5)"), RequestKind::Other);
-        assert_eq!(k("http://h/v.ism/QualityLevels(1)/RawFragments(video=5)"), RequestKind::Other);
+        assert_eq!(
+            k("http://h/v.ism/QualityLevels(1)/Fragments(video=+5)"),
+            RequestKind::Other
+        );
+        assert_eq!(
+            k("http://h/v.ism/QualityLevels(1)/RawFragments(video=5)"),
+            RequestKind::Other
+        );
         assert_eq!(k("http://h/v.ism/x.bin"), RequestKind::Other);
     }
 

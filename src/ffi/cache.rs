@@ -74,7 +74,11 @@ fn cache_arg<'a>(c: *const ssc_cache) -> crate::Result<&'a Cache> {
 /// # Safety
 /// `dir` is NULL or a NUL-terminated string; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_cache_open(dir: *const c_char, quota_bytes: u64, out: *mut *mut ssc_cache) -> ssc_status {
+pub unsafe extern "C" fn ssc_cache_open(
+    dir: *const c_char,
+    quota_bytes: u64,
+    out: *mut *mut ssc_cache,
+) -> ssc_status {
     if !out.is_null() {
         // SAFETY: writable by contract.
         unsafe { *out = std::ptr::null_mut() };
@@ -103,13 +107,17 @@ pub unsafe extern "C" fn ssc_cache_open(dir: *const c_char, quota_bytes: u64, ou
 /// `cache` is NULL or live, and not used again.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_cache_close(cache: *mut ssc_cache) {
-    super::boundary("ssc_cache_close", |_| (), || {
-        if !cache.is_null() {
-            // SAFETY: made by Box::into_raw in ssc_cache_open; closed once by contract.
-            drop(unsafe { Box::from_raw(cache) });
-        }
-        Ok(())
-    })
+    super::boundary(
+        "ssc_cache_close",
+        |_| (),
+        || {
+            if !cache.is_null() {
+                // SAFETY: made by Box::into_raw in ssc_cache_open; closed once by contract.
+                drop(unsafe { Box::from_raw(cache) });
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Grows the quota to `new_quota_bytes` (IsolatedStorageFile.IncreaseQuotaTo). A smaller value
@@ -118,7 +126,10 @@ pub unsafe extern "C" fn ssc_cache_close(cache: *mut ssc_cache) {
 /// # Safety
 /// `cache` is NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_cache_increase_quota(cache: *mut ssc_cache, new_quota_bytes: u64) -> ssc_status {
+pub unsafe extern "C" fn ssc_cache_increase_quota(
+    cache: *mut ssc_cache,
+    new_quota_bytes: u64,
+) -> ssc_status {
     super::status_boundary("ssc_cache_increase_quota", || {
         cache_arg(cache)?.increase_quota(new_quota_bytes)?;
         Ok(Status::Ok)
@@ -163,7 +174,11 @@ pub unsafe extern "C" fn ssc_cache_remove(cache: *mut ssc_cache, url: *const c_c
         let c = cache_arg(cache)?;
         // SAFETY: forwarded contract.
         let url = unsafe { super::str_arg(url, "url") }?;
-        Ok(if c.remove(url)? { Status::Ok } else { Status::Miss })
+        Ok(if c.remove(url)? {
+            Status::Ok
+        } else {
+            Status::Miss
+        })
     })
 }
 
@@ -187,7 +202,10 @@ pub unsafe extern "C" fn ssc_cache_clear(cache: *mut ssc_cache) -> ssc_status {
 /// # Safety
 /// `cache` is NULL or live; `names` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_cache_ignore_query_params(cache: *mut ssc_cache, names: *const c_char) -> ssc_status {
+pub unsafe extern "C" fn ssc_cache_ignore_query_params(
+    cache: *mut ssc_cache,
+    names: *const c_char,
+) -> ssc_status {
     super::status_boundary("ssc_cache_ignore_query_params", || {
         let c = cache_arg(cache)?;
         // SAFETY: forwarded contract.
@@ -203,7 +221,10 @@ pub unsafe extern "C" fn ssc_cache_ignore_query_params(cache: *mut ssc_cache, na
 /// # Safety
 /// `cache` is NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_cache_set_durability(cache: *mut ssc_cache, level: ssc_durability) -> ssc_status {
+pub unsafe extern "C" fn ssc_cache_set_durability(
+    cache: *mut ssc_cache,
+    level: ssc_durability,
+) -> ssc_status {
     super::status_boundary("ssc_cache_set_durability", || {
         let c = cache_arg(cache)?;
         let d = match level {
@@ -222,7 +243,10 @@ pub unsafe extern "C" fn ssc_cache_set_durability(cache: *mut ssc_cache, level: 
 /// # Safety
 /// `cache` is NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_cache_set_eviction(cache: *mut ssc_cache, policy: ssc_eviction) -> ssc_status {
+pub unsafe extern "C" fn ssc_cache_set_eviction(
+    cache: *mut ssc_cache,
+    policy: ssc_eviction,
+) -> ssc_status {
     super::status_boundary("ssc_cache_set_eviction", || {
         let c = cache_arg(cache)?;
         let e = match policy {
@@ -242,7 +266,10 @@ pub unsafe extern "C" fn ssc_cache_set_eviction(cache: *mut ssc_cache, policy: s
 /// # Safety
 /// `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_open_media(cache: *mut ssc_cache, manifest_url: *const c_char) -> ssc_status {
+pub unsafe extern "C" fn ssc_open_media(
+    cache: *mut ssc_cache,
+    manifest_url: *const c_char,
+) -> ssc_status {
     super::status_boundary("ssc_open_media", || {
         let c = cache_arg(cache)?;
         // SAFETY: forwarded contract.
@@ -258,7 +285,10 @@ pub unsafe extern "C" fn ssc_open_media(cache: *mut ssc_cache, manifest_url: *co
 /// # Safety
 /// `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_close_media(cache: *mut ssc_cache, manifest_url: *const c_char) -> ssc_status {
+pub unsafe extern "C" fn ssc_close_media(
+    cache: *mut ssc_cache,
+    manifest_url: *const c_char,
+) -> ssc_status {
     super::status_boundary("ssc_close_media", || {
         let c = cache_arg(cache)?;
         // SAFETY: forwarded contract.

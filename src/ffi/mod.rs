@@ -33,7 +33,11 @@ pub(crate) fn last_error_ptr() -> *const c_char {
 
 /// Runs the body of an export: a failure is recorded for `ssc_last_error` and answered with
 /// `fail(&error)`; a panic becomes `SSC_ERR_INTERNAL`.
-pub(crate) fn boundary<T>(what: &str, fail: impl FnOnce(&Error) -> T, f: impl FnOnce() -> Result<T>) -> T {
+pub(crate) fn boundary<T>(
+    what: &str,
+    fail: impl FnOnce(&Error) -> T,
+    f: impl FnOnce() -> Result<T>,
+) -> T {
     match crate::completion::catch(what, f) {
         Ok(v) => v,
         Err(e) => {

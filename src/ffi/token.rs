@@ -108,13 +108,22 @@ pub unsafe extern "C" fn ssc_begin_retrieve(
     callback: ssc_callback,
     state: *mut c_void,
 ) -> *mut ssc_token {
-    super::boundary("ssc_begin_retrieve", |_| std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract.
-        let cache = unsafe { super::handle(cache.cast_const(), "cache") }?;
-        // SAFETY: forwarded contract.
-        let url = unsafe { super::str_arg(url, "url") }?;
-        make_token(callback, state, |cb| cache.cache.begin_retrieve(url, cb), Op::Retrieve)
-    })
+    super::boundary(
+        "ssc_begin_retrieve",
+        |_| std::ptr::null_mut(),
+        || {
+            // SAFETY: forwarded contract.
+            let cache = unsafe { super::handle(cache.cast_const(), "cache") }?;
+            // SAFETY: forwarded contract.
+            let url = unsafe { super::str_arg(url, "url") }?;
+            make_token(
+                callback,
+                state,
+                |cb| cache.cache.begin_retrieve(url, cb),
+                Op::Retrieve,
+            )
+        },
+    )
 }
 
 /// Waits for a retrieve to complete (the seed's EndRetrieve), frees the token and answers:
@@ -129,7 +138,10 @@ pub unsafe extern "C" fn ssc_begin_retrieve(
 /// # Safety
 /// `token` is NULL or a live token; `response_out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn ssc_end_retrieve(token: *mut ssc_token, response_out: *mut *mut ssc_response) -> ssc_status {
+pub unsafe extern "C" fn ssc_end_retrieve(
+    token: *mut ssc_token,
+    response_out: *mut *mut ssc_response,
+) -> ssc_status {
     if !response_out.is_null() {
         // SAFETY: writable by contract.
         unsafe { *response_out = std::ptr::null_mut() };
@@ -138,11 +150,15 @@ pub unsafe extern "C" fn ssc_end_retrieve(token: *mut ssc_token, response_out: *
         // SAFETY: forwarded contract.
         let t = unsafe { super::handle(token.cast_const(), "token") }?;
         let Op::Retrieve(_) = t.op() else {
-            return Err(Error::invalid("this token is a persist's: end it with ssc_end_persist"));
+            return Err(Error::invalid(
+                "this token is a persist's: end it with ssc_end_persist",
+            ));
         };
         // SAFETY: live token, checked above.
         let t = unsafe { release(token) }?;
-        let Op::Retrieve(c) = t.op() else { unreachable!() };
+        let Op::Retrieve(c) = t.op() else {
+            unreachable!()
+        };
         let outcome = c.take()?;
         super::out_arg(response_out, "response_out")?;
         match outcome {
@@ -181,25 +197,36 @@ pub unsafe extern "C" fn ssc_begin_persist(
     callback: ssc_callback,
     state: *mut c_void,
 ) -> *mut ssc_token {
-    super::boundary("ssc_begin_persist", |_| std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract.
-        let cache = unsafe { super::handle(cache.cast_const(), "cache") }?;
-        // SAFETY: forwarded contract.
-        let url = unsafe { super::str_arg(url, "url") }?;
-        // SAFETY: forwarded contract.
-        let ct = unsafe { super::opt_str_arg(content_type, "content_type") }?;
-        let data: &[u8] = if len == 0 {
-            &[]
-        } else if data.is_null() {
-            return Err(Error::invalid("data is NULL but len is not 0"));
-        } else if len > isize::MAX as usize {
-            return Err(Error::invalid(format!("len {len} is not a possible buffer length")));
-        } else {
-            // SAFETY: non-NULL and readable for len bytes by the caller's contract.
-            unsafe { std::slice::from_raw_parts(data, len) }
-        };
-        make_token(callback, state, |cb| cache.cache.begin_persist(url, ct, data, cb), Op::Persist)
-    })
+    super::boundary(
+        "ssc_begin_persist",
+        |_| std::ptr::null_mut(),
+        || {
+            // SAFETY: forwarded contract.
+            let cache = unsafe { super::handle(cache.cast_const(), "cache") }?;
+            // SAFETY: forwarded contract.
+            let url = unsafe { super::str_arg(url, "url") }?;
+            // SAFETY: forwarded contract.
+            let ct = unsafe { super::opt_str_arg(content_type, "content_type") }?;
+            let data: &[u8] = if len == 0 {
+                &[]
+            } else if data.is_null() {
+                return Err(Error::invalid("data is NULL but len is not 0"));
+            } else if len > isize::MAX as usize {
+                return Err(Error::invalid(format!(
+                    "len {len} is not a possible buffer length"
+                )));
+            } else {
+                // SAFETY: non-NULL and readable for len bytes by the caller's contract.
+                unsafe { std::slice::from_raw_parts(data, len) }
+            };
+            make_token(
+                callback,
+                state,
+                |cb| cache.cache.begin_persist(url, ct, data, cb),
+                Op::Persist,
+            )
+        },
+    )
 }
 
 /// Waits for a persist to complete (the seed's EndPersist), frees the token and answers `SSC_OK`
@@ -217,11 +244,15 @@ pub unsafe extern "C" fn ssc_end_persist(token: *mut ssc_token) -> ssc_status {
         // SAFETY: forwarded contract.
         let t = unsafe { super::handle(token.cast_const(), "token") }?;
         let Op::Persist(_) = t.op() else {
-            return Err(Error::invalid("this token is a retrieve's: end it with ssc_end_retrieve"));
+            return Err(Error::invalid(
+                "this token is a retrieve's: end it with ssc_end_retrieve",
+            ));
         };
         // SAFETY: live token, checked above.
         let t = unsafe { release(token) }?;
-        let Op::Persist(c) = t.op() else { unreachable!() };
+        let Op::Persist(c) = t.op() else {
+            unreachable!()
+        };
         c.take().map(|()| Status::Ok)
     })
 }
@@ -232,10 +263,14 @@ pub unsafe extern "C" fn ssc_end_persist(token: *mut ssc_token) -> ssc_status {
 /// `token` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_token_is_completed(token: *const ssc_token) -> bool {
-    super::boundary("ssc_token_is_completed", |_| false, || {
-        // SAFETY: forwarded contract.
-        Ok(unsafe { super::handle(token, "token") }?.is_completed())
-    })
+    super::boundary(
+        "ssc_token_is_completed",
+        |_| false,
+        || {
+            // SAFETY: forwarded contract.
+            Ok(unsafe { super::handle(token, "token") }?.is_completed())
+        },
+    )
 }
 
 /// True when the operation had already completed when `begin_*` returned — it finished inside
@@ -245,14 +280,18 @@ pub unsafe extern "C" fn ssc_token_is_completed(token: *const ssc_token) -> bool
 /// `token` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_token_completed_synchronously(token: *const ssc_token) -> bool {
-    super::boundary("ssc_token_completed_synchronously", |_| false, || {
-        // SAFETY: forwarded contract.
-        let t = unsafe { super::handle(token, "token") }?;
-        Ok(match t.op() {
-            Op::Retrieve(c) => c.completed_synchronously(),
-            Op::Persist(c) => c.completed_synchronously(),
-        })
-    })
+    super::boundary(
+        "ssc_token_completed_synchronously",
+        |_| false,
+        || {
+            // SAFETY: forwarded contract.
+            let t = unsafe { super::handle(token, "token") }?;
+            Ok(match t.op() {
+                Op::Retrieve(c) => c.completed_synchronously(),
+                Op::Persist(c) => c.completed_synchronously(),
+            })
+        },
+    )
 }
 
 /// The `state` given to `begin_*` (AsyncState). NULL for NULL.
@@ -261,10 +300,14 @@ pub unsafe extern "C" fn ssc_token_completed_synchronously(token: *const ssc_tok
 /// `token` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_token_state(token: *const ssc_token) -> *mut c_void {
-    super::boundary("ssc_token_state", |_| std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract.
-        Ok(unsafe { super::handle(token, "token") }?.state.0)
-    })
+    super::boundary(
+        "ssc_token_state",
+        |_| std::ptr::null_mut(),
+        || {
+            // SAFETY: forwarded contract.
+            Ok(unsafe { super::handle(token, "token") }?.state.0)
+        },
+    )
 }
 
 /// Waits until the operation has completed (AsyncWaitHandle.WaitOne): `timeout_ms < 0` waits
@@ -296,14 +339,18 @@ pub unsafe extern "C" fn ssc_token_wait(token: *const ssc_token, timeout_ms: i64
 /// `token` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_token_fd(token: *const ssc_token) -> std::ffi::c_int {
-    super::boundary("ssc_token_fd", |_| -1, || {
-        // SAFETY: forwarded contract.
-        let t = unsafe { super::handle(token, "token") }?;
-        match t.op() {
-            Op::Retrieve(c) => c.fd(),
-            Op::Persist(c) => c.fd(),
-        }
-    })
+    super::boundary(
+        "ssc_token_fd",
+        |_| -1,
+        || {
+            // SAFETY: forwarded contract.
+            let t = unsafe { super::handle(token, "token") }?;
+            match t.op() {
+                Op::Retrieve(c) => c.fd(),
+                Op::Persist(c) => c.fd(),
+            }
+        },
+    )
 }
 
 /// Abandons a token without ending it: the operation still runs to its end (an abandoned persist
@@ -314,12 +361,16 @@ pub unsafe extern "C" fn ssc_token_fd(token: *const ssc_token) -> std::ffi::c_in
 /// `token` is NULL or a live token.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_token_free(token: *mut ssc_token) {
-    super::boundary("ssc_token_free", |_| (), || {
-        if token.is_null() {
-            return Ok(());
-        }
-        // SAFETY: live token by contract.
-        drop(unsafe { release(token) }?);
-        Ok(())
-    })
+    super::boundary(
+        "ssc_token_free",
+        |_| (),
+        || {
+            if token.is_null() {
+                return Ok(());
+            }
+            // SAFETY: live token by contract.
+            drop(unsafe { release(token) }?);
+            Ok(())
+        },
+    )
 }

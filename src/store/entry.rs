@@ -107,9 +107,7 @@ pub fn decode_header(buf: &[u8]) -> Result<Header<'_>, Invalid> {
     } else {
         ctype_raw as usize
     };
-    if key_len > MAX_FIELD
-        || ctype_len > MAX_FIELD
-        || header_len != FIXED + key_len + ctype_len + 8
+    if key_len > MAX_FIELD || ctype_len > MAX_FIELD || header_len != FIXED + key_len + ctype_len + 8
     {
         return Err(Invalid::Damaged("entry header lengths disagree".into()));
     }
@@ -203,7 +201,10 @@ mod tests {
     fn every_truncation_is_detected() {
         let e = entry(b"some body bytes", Some("text/plain"));
         for n in 0..e.len() {
-            assert!(decode_entry(&e[..n]).is_err(), "truncation to {n} not caught");
+            assert!(
+                decode_entry(&e[..n]).is_err(),
+                "truncation to {n} not caught"
+            );
         }
         let mut longer = e.clone();
         longer.push(0);

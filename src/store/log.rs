@@ -17,11 +17,19 @@ pub(crate) const MAX_PAYLOAD: usize = 1 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     /// First record of every log file.
-    Header { format: u32 },
+    Header {
+        format: u32,
+    },
     /// The quota and the ignored query parameters, stored with the cache.
-    Settings { quota: u64, ignore: String },
+    Settings {
+        quota: u64,
+        ignore: String,
+    },
     /// Interns a directory (the part of a key up to its last `/`) for the records that follow.
-    Dir { id: u32, path: String },
+    Dir {
+        id: u32,
+        path: String,
+    },
     /// An entry file was published: its inode, its size on disk, its directory, its flags.
     Put {
         hash: u128,
@@ -30,14 +38,24 @@ pub enum Record {
         dir: u32,
         flags: u8,
     },
-    Del { hash: u128 },
+    Del {
+        hash: u128,
+    },
     /// Every entry was removed (followed by `Put`s of any that could not be).
     Clear,
     /// A process (slot) opened or closed a presentation.
-    Open { slot: u64, base: String },
-    Close { slot: u64, base: String },
+    Open {
+        slot: u64,
+        base: String,
+    },
+    Close {
+        slot: u64,
+        base: String,
+    },
     /// A process is gone: its opens no longer count.
-    SlotGone { slot: u64 },
+    SlotGone {
+        slot: u64,
+    },
     /// This file was replaced by a compacted one: reopen `index`.
     Superseded,
 }
@@ -145,13 +163,16 @@ impl Reader<'_> {
         self.take(1).map(|s| s[0])
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|s| u32::from_le_bytes(s.try_into().unwrap()))
+        self.take(4)
+            .map(|s| u32::from_le_bytes(s.try_into().unwrap()))
     }
     fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|s| u64::from_le_bytes(s.try_into().unwrap()))
+        self.take(8)
+            .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
     }
     fn u128(&mut self) -> Option<u128> {
-        self.take(16).map(|s| u128::from_le_bytes(s.try_into().unwrap()))
+        self.take(16)
+            .map(|s| u128::from_le_bytes(s.try_into().unwrap()))
     }
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;

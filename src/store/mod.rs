@@ -317,7 +317,11 @@ impl State {
             return out;
         }
         for (i, d) in self.dirs.iter().enumerate() {
-            if self.opens.keys().any(|(_, base)| d.starts_with(base.as_str())) {
+            if self
+                .opens
+                .keys()
+                .any(|(_, base)| d.starts_with(base.as_str()))
+            {
                 out.insert(i as u32);
             }
         }
@@ -359,7 +363,9 @@ impl Store {
     }
 
     fn subdir(&self, hash: u128) -> PathBuf {
-        self.root.join("e").join(format!("{:02x}", (hash >> 120) as u8))
+        self.root
+            .join("e")
+            .join(format!("{:02x}", (hash >> 120) as u8))
     }
 
     pub fn entry_path(&self, hash: u128) -> PathBuf {
@@ -504,7 +510,10 @@ impl Store {
             Ok(file) => {
                 let mut head = vec![0u8; 64];
                 let n = file.read_at(&mut head, 0).unwrap_or(0);
-                let ok = matches!(log::decode(&head[..n]), Decoded::Record(Record::Header { .. }, _));
+                let ok = matches!(
+                    log::decode(&head[..n]),
+                    Decoded::Record(Record::Header { .. }, _)
+                );
                 if ok {
                     let ino = file
                         .metadata()
@@ -871,7 +880,9 @@ impl Store {
             }
             Err(e) => return Err(io_err("cannot open", &path, e)),
         };
-        let meta = file.metadata().map_err(|e| io_err("cannot stat", &path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| io_err("cannot stat", &path, e))?;
         let mut buf = Vec::with_capacity(meta.len() as usize);
         fault(Site::Read)
             .and_then(|()| (&mut file).take(meta.len()).read_to_end(&mut buf))
@@ -976,7 +987,9 @@ impl Store {
             hash,
             dir: key.dir().to_owned(),
             tmp,
-            file: file.try_clone().map_err(|e| io_err("cannot dup", &dir, e))?,
+            file: file
+                .try_clone()
+                .map_err(|e| io_err("cannot dup", &dir, e))?,
             ino: 0,
             size,
             flags,
@@ -1294,12 +1307,18 @@ impl Store {
     }
 
     /// Reads and checks an entry file's header: (inode, size, its key's directory, flags).
-    fn read_header(&self, path: &Path, hash: u128) -> Result<(u64, u64, String, u8), entry::Invalid> {
+    fn read_header(
+        &self,
+        path: &Path,
+        hash: u128,
+    ) -> Result<(u64, u64, String, u8), entry::Invalid> {
         let damaged = |s: &str| entry::Invalid::Damaged(s.to_owned());
         let file = File::open(path).map_err(|_| damaged("unreadable"))?;
         let md = file.metadata().map_err(|_| damaged("unreadable"))?;
         let mut head = vec![0u8; (md.len() as usize).min(2 * entry::MAX_FIELD + 64)];
-        let n = file.read_at(&mut head, 0).map_err(|_| damaged("unreadable"))?;
+        let n = file
+            .read_at(&mut head, 0)
+            .map_err(|_| damaged("unreadable"))?;
         let h = entry::decode_header(&head[..n])?;
         if crate::key::hash_key(h.key) != hash {
             return Err(damaged("file name does not match its key"));
