@@ -23,3 +23,50 @@ fn checked_in_header_matches_a_fresh_generation() {
         "include/smoothcache.h is out of date with src/ffi: run `make header` and commit it"
     );
 }
+
+#[test]
+fn every_name_in_the_header_is_prefixed() {
+    let header = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/include/smoothcache.h"
+    ))
+    .unwrap();
+    for line in header.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("#define ") {
+            let name = rest.split_whitespace().next().unwrap();
+            assert!(
+                name.starts_with("SSC_") || name == "SMOOTHCACHE_H",
+                "unprefixed constant {name}"
+            );
+        }
+        if line.starts_with("typedef ") && !line.ends_with('{') {
+            let name = match line.split_once("(*") {
+                Some((_, rest)) => rest.split(')').next().unwrap(),
+                None => line
+                    .trim_end_matches(';')
+                    .rsplit(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap(),
+            };
+            assert!(name.starts_with("ssc_"), "unprefixed type in {line}");
+        }
+        if line.contains('(')
+            && !line.starts_with('/')
+            && !line.starts_with('#')
+            && !line.starts_with("typedef")
+            && !line.starts_with('*')
+        {
+            let before = line.split('(').next().unwrap();
+            if let Some(name) = before
+                .split(|c: char| c == ' ' || c == '*')
+                .filter(|w| !w.is_empty())
+                .last()
+            {
+                if before.contains(' ') {
+                    assert!(name.starts_with("ssc_"), "unprefixed function {name}");
+                }
+            }
+        }
+    }
+}
