@@ -5,8 +5,6 @@ mod common;
 use smoothcache::{Cache, Durability, Eviction, Status};
 use std::path::Path;
 
-const BASE: &str = "http://origin.test/media/movie.ism";
-
 /// Sum of the sizes of the entry files on disk, and whether any temp file is left.
 fn disk_usage(dir: &Path) -> (u64, usize, usize) {
     let (mut bytes, mut files, mut temps) = (0, 0, 0);

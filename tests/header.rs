@@ -58,11 +58,7 @@ fn every_name_in_the_header_is_prefixed() {
             && !line.starts_with('*')
         {
             let before = line.split('(').next().unwrap();
-            if let Some(name) = before
-                .split(|c: char| c == ' ' || c == '*')
-                .filter(|w| !w.is_empty())
-                .last()
-            {
+            if let Some(name) = before.rsplit([' ', '*']).find(|w| !w.is_empty()) {
                 if before.contains(' ') {
                     assert!(name.starts_with("ssc_"), "unprefixed function {name}");
                 }
