@@ -207,7 +207,7 @@ impl Cache {
             return Ok(Completion::finished(Ok(None), callback));
         }
         let inner = self.inner.clone();
-        Ok(Completion::spawn(move || inner.load(&key), callback))
+        Ok(Completion::deferred(move || inner.load(&key), callback))
     }
 
     /// Starts a persist. The bytes are validated and written to the page cache before this
@@ -221,18 +221,17 @@ impl Cache {
         callback: Option<Callback>,
     ) -> Result<Completion<()>> {
         check_content_type(content_type)?;
-        let (key, caught_up) = {
-            let (st, caught_up) = self.inner.store.lock_and_catch_up();
-            (Key::parse(url, st.ignore())?, caught_up)
-        };
         let eviction = self.eviction();
-        let prepared = caught_up
+        let (key, fits) = {
+            let (st, caught_up) = self.inner.store.lock_and_catch_up();
+            let key = Key::parse(url, st.ignore())?;
+            let size = entry::encoded_len(key.as_str(), content_type, data.len());
+            let fits = caught_up.and_then(|()| Store::check_fits(&st, key.hash(), size, eviction));
+            (key, fits)
+        };
+        let prepared = fits
             .and_then(|()| validate(&key, data))
-            .and_then(|()| {
-                self.inner
-                    .store
-                    .prepare(&key, content_type, data, 0, eviction)
-            });
+            .and_then(|()| self.inner.store.write_temp(&key, content_type, data, 0));
         let mut prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
@@ -348,7 +347,7 @@ impl Inner {
         match self.store.read(key.as_str(), key.hash()) {
             Ok(Some(l)) => {
                 bump(&self.counters.hits);
-                let content_type = l.content_type.map(|r| {
+                let content_type = l.content_type.clone().map(|r| {
                     // Content types are checked for control characters on persist, and the
                     // header checksum vouches for the bytes: no NUL inside.
                     CString::new(&l.buf[r]).unwrap_or_default()

@@ -35,6 +35,9 @@ struct Shared<T> {
     state: Mutex<State<T>>,
     cond: Condvar,
     done: AtomicBool,
+    /// Whether the work was handed to the pool (deferred work is handed over only when someone
+    /// needs it to progress without waiting on it themselves).
+    submitted: AtomicBool,
     synchronous: bool,
     callback: Mutex<Option<Callback>>,
 }
@@ -88,9 +91,30 @@ impl<T: Send + 'static> Completion<T> {
         callback: Option<Callback>,
     ) -> Completion<T> {
         let c = Completion::new(Phase::Queued(Box::new(job)), false, callback);
-        let shared = c.shared.clone();
-        pool::submit(Box::new(move || shared.run_if_queued()));
+        c.submit();
         c
+    }
+
+    /// An operation with no effect beyond its outcome (a read): it is handed to a worker only
+    /// when something needs it to progress — a callback, an fd, a poll or a timed wait — and is
+    /// otherwise run by `end_*` on the caller's thread, sparing a thread hop per hit.
+    pub fn deferred(
+        job: impl FnOnce() -> Result<T> + Send + 'static,
+        callback: Option<Callback>,
+    ) -> Completion<T> {
+        let has_callback = callback.is_some();
+        let c = Completion::new(Phase::Queued(Box::new(job)), false, callback);
+        if has_callback {
+            c.submit();
+        }
+        c
+    }
+
+    fn submit(&self) {
+        if !self.shared.submitted.swap(true, Ordering::AcqRel) {
+            let shared = self.shared.clone();
+            pool::submit(Box::new(move || shared.run_if_queued()));
+        }
     }
 
     fn new(phase: Phase<T>, synchronous: bool, callback: Option<Callback>) -> Completion<T> {
@@ -99,6 +123,7 @@ impl<T: Send + 'static> Completion<T> {
                 state: Mutex::new(State { phase, fd: None }),
                 cond: Condvar::new(),
                 done: AtomicBool::new(false),
+                submitted: AtomicBool::new(false),
                 synchronous,
                 callback: Mutex::new(callback),
             }),
@@ -106,6 +131,14 @@ impl<T: Send + 'static> Completion<T> {
     }
 
     pub fn is_completed(&self) -> bool {
+        let done = self.shared.done.load(Ordering::Acquire);
+        if !done {
+            self.submit();
+        }
+        done
+    }
+
+    fn done(&self) -> bool {
         self.shared.done.load(Ordering::Acquire)
     }
 
@@ -116,26 +149,27 @@ impl<T: Send + 'static> Completion<T> {
     /// Waits up to `timeout` (None: forever); true once completed. Waiting forever on work no
     /// worker has started runs it on this thread.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        if self.is_completed() {
+        if self.done() {
             return true;
         }
         match timeout {
             None => {
                 self.shared.run_if_queued();
                 let mut st = self.shared.state.lock();
-                while !self.is_completed() {
+                while !self.done() {
                     self.shared.cond.wait(&mut st);
                 }
                 true
             }
             Some(t) => {
+                self.submit();
                 let deadline = Instant::now().checked_add(t);
                 let mut st = self.shared.state.lock();
-                while !self.is_completed() {
+                while !self.done() {
                     match deadline {
                         Some(d) => {
                             if self.shared.cond.wait_until(&mut st, d).timed_out() {
-                                return self.is_completed();
+                                return self.done();
                             }
                         }
                         None => self.shared.cond.wait(&mut st),
@@ -166,8 +200,10 @@ impl<T: Send + 'static> Completion<T> {
             return Ok(fd.as_raw_fd());
         }
         let fd = new_eventfd()?;
-        if self.is_completed() {
+        if self.shared.done.load(Ordering::Acquire) {
             signal(&fd);
+        } else {
+            self.submit();
         }
         let raw = fd.as_raw_fd();
         st.fd = Some(fd);

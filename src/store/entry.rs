@@ -23,6 +23,11 @@ pub fn checksum(data: &[u8]) -> u64 {
     XxHash3_64::oneshot(data)
 }
 
+/// Size on disk of an entry: header plus body.
+pub fn encoded_len(key: &str, content_type: Option<&str>, body_len: usize) -> u64 {
+    (FIXED + key.len() + content_type.map_or(0, str::len) + 8 + body_len) as u64
+}
+
 /// Builds the header for a body.
 pub fn encode_header(key: &str, content_type: Option<&str>, body: &[u8], flags: u8) -> Vec<u8> {
     let ctype_len = content_type.map_or(u32::MAX, |c| c.len() as u32);
@@ -48,7 +53,7 @@ pub fn encode_header(key: &str, content_type: Option<&str>, body: &[u8], flags: 
     }
     let sum = checksum(&h);
     h.extend_from_slice(&sum.to_le_bytes());
-    debug_assert_eq!(h.len(), header_len);
+    debug_assert_eq!(h.len() as u64, encoded_len(key, content_type, 0));
     h
 }
 

@@ -157,6 +157,8 @@ pub struct Store {
     tmp_seq: AtomicU64,
     /// Entries this handle evicted under LRU.
     pub evictions: AtomicU64,
+    /// See `sys::fsync_covers_rename`.
+    fsync_covers_rename: bool,
 }
 
 fn io_err(what: &str, path: &Path, err: io::Error) -> Error {
@@ -190,6 +192,13 @@ fn parse_hash(name: &str) -> Option<u128> {
     } else {
         None
     }
+}
+
+fn read_all(file: &mut File, len: u64) -> io::Result<Vec<u8>> {
+    fault(Site::Read)?;
+    let mut buf = Vec::with_capacity(len as usize);
+    file.take(len).read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 fn write_all_vectored(file: &mut File, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
@@ -401,6 +410,7 @@ impl Store {
             state: Mutex::new(State::new(log)),
             tmp_seq: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            fsync_covers_rename: sys::fsync_covers_rename(&root.join("e")),
         };
         let result = (|| {
             let mut st = store.state.lock();
@@ -653,12 +663,9 @@ impl Store {
         let mut suspicious = false;
         loop {
             fault(Site::Read).map_err(|e| io_err("cannot read", &self.index_path(), e))?;
-            let len = st
-                .log
-                .file
-                .metadata()
-                .map_err(|e| io_err("cannot stat", &self.index_path(), e))?
-                .len();
+            // The log's length is its progress; one cheap syscall per operation.
+            let len = sys::file_len(&st.log.file)
+                .map_err(|e| io_err("cannot stat", &self.index_path(), e))?;
             if len < st.log.offset {
                 // Shrunk under us: not something this library does. Start again from its start.
                 self.restart(st)?;
@@ -883,10 +890,7 @@ impl Store {
         let meta = file
             .metadata()
             .map_err(|e| io_err("cannot stat", &path, e))?;
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        fault(Site::Read)
-            .and_then(|()| (&mut file).take(meta.len()).read_to_end(&mut buf))
-            .map_err(|e| io_err("cannot read", &path, e))?;
+        let buf = read_all(&mut file, meta.len()).map_err(|e| io_err("cannot read", &path, e))?;
         match entry::decode_entry(&buf) {
             Ok((h, body)) => {
                 if h.key != key {
@@ -950,30 +954,32 @@ impl Store {
 
     // ---- writing ----
 
-    /// Checks the quota (from this process's view) and writes header and body to a temp file
-    /// beside the entry's final name. Nothing is visible yet.
-    pub fn prepare(
+    /// Whether an entry of `size` bytes under `hash` can fit, from this process's view (the
+    /// exact check happens at commit, under the directory lock).
+    pub fn check_fits(st: &State, hash: u128, size: u64, eviction: Eviction) -> Result<()> {
+        let old = st.entries.get(&hash).map_or(0, |m| m.size);
+        if size > st.quota || (eviction == Eviction::None && st.used - old + size > st.quota) {
+            return Err(quota_error(size, st.used - old, st.quota));
+        }
+        Ok(())
+    }
+
+    /// Writes header and body to a temp file beside the entry's final name. Nothing is visible
+    /// yet.
+    pub fn write_temp(
         &self,
         key: &crate::key::Key,
         content_type: Option<&str>,
         body: &[u8],
         flags: u8,
-        eviction: Eviction,
     ) -> Result<Prepared> {
         let header = entry::encode_header(key.as_str(), content_type, body, flags);
         let size = (header.len() + body.len()) as u64;
         let hash = key.hash();
-        {
-            let st = self.synced()?;
-            let old = st.entries.get(&hash).map_or(0, |m| m.size);
-            if size > st.quota || (eviction == Eviction::None && st.used - old + size > st.quota) {
-                return Err(quota_error(size, st.used - old, st.quota));
-            }
-        }
         let dir = self.subdir(hash);
         let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{:016x}-{seq}.tmp", self.slot));
-        let mut file = fault(Site::Open)
+        let file = fault(Site::Open)
             .and_then(|()| {
                 OpenOptions::new()
                     .write(true)
@@ -987,18 +993,20 @@ impl Store {
             hash,
             dir: key.dir().to_owned(),
             tmp,
-            file: file
-                .try_clone()
-                .map_err(|e| io_err("cannot dup", &dir, e))?,
+            file,
             ino: 0,
             size,
             flags,
             synced: false,
             committed: false,
         };
-        write_all_vectored(&mut file, &mut [IoSlice::new(&header), IoSlice::new(body)])
-            .map_err(|e| io_err("cannot write", &prepared.tmp, e))?;
-        prepared.ino = file
+        write_all_vectored(
+            &mut prepared.file,
+            &mut [IoSlice::new(&header), IoSlice::new(body)],
+        )
+        .map_err(|e| io_err("cannot write", &prepared.tmp, e))?;
+        prepared.ino = prepared
+            .file
             .metadata()
             .map_err(|e| io_err("cannot stat", &prepared.tmp, e))?
             .ino();
@@ -1083,11 +1091,17 @@ impl Store {
         }
         if power {
             let res = (|| {
+                let flushed_before_rename = p.synced;
                 if !p.synced {
                     fault(Site::Fsync)?;
                     p.file.sync_all()?;
                 }
-                sys::fsync_dir(&self.subdir(p.hash))
+                // A flush after the rename carries the new name too where the file system
+                // commits both together; elsewhere, and after a replace, flush the directory.
+                if flushed_before_rename || !self.fsync_covers_rename {
+                    sys::fsync_dir(&self.subdir(p.hash))?;
+                }
+                Ok(())
             })();
             res.map_err(|e| {
                 Error::new(
