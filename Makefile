@@ -11,7 +11,7 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-ki
 
 C_TESTS := $(patsubst tests/c/%.c,target/ctests/%,$(wildcard tests/c/test_*.c))
 
-.PHONY: all deps build lib header demo test test-rust test-c test-valgrind lint clean
+.PHONY: all deps build lib header demo bench test test-rust test-c test-valgrind lint clean
 
 all: build
 
@@ -37,6 +37,9 @@ demo: deps build
 target/ctests/%: tests/c/%.c tests/c/check.h include/smoothcache.h | lib
 	@mkdir -p target/ctests
 	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+bench:
+	$(CARGO) bench --bench core
 
 lint:
 	$(CARGO) fmt --all -- --check

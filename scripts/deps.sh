@@ -10,6 +10,11 @@ packages=(
     ffmpeg                                # makes the real Smooth Streaming sample
 )
 
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "deps: no cargo on the PATH: install a Rust toolchain >= 1.81 (https://rustup.rs), then run make again" >&2
+    exit 1
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1491,3 +1491,83 @@ impl<F: FnMut()> Drop for Guard<F> {
 fn scopeguard<F: FnMut()>(f: F) -> Guard<F> {
     Guard(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{IgnoreParams, Key};
+
+    fn put(s: &Store, url: &str, len: usize, flags: u8, eviction: Eviction) -> Result<()> {
+        let key = Key::parse(url, &IgnoreParams::None).unwrap();
+        let mut p = s.write_temp(&key, None, &vec![7u8; len], flags)?;
+        s.commit(&mut p, Durability::Process, eviction, true)
+            .map(|_| ())
+    }
+
+    #[test]
+    fn pinned_entries_are_never_evicted() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), 100_000).unwrap();
+        put(
+            &s,
+            "http://o/pinned",
+            60_000,
+            entry::FLAG_PINNED,
+            Eviction::Lru,
+        )
+        .unwrap();
+        put(&s, "http://o/a", 30_000, 0, Eviction::Lru).unwrap();
+        // Needs 60 KB: only `a` (30 KB) is evictable, so it does not fit.
+        let e = put(&s, "http://o/b", 60_000, 0, Eviction::Lru).unwrap_err();
+        assert_eq!(e.status, Status::QuotaExceeded);
+        // 35 KB fits once `a` is evicted; the pinned entry stays.
+        put(&s, "http://o/c", 35_000, 0, Eviction::Lru).unwrap();
+        let st = s.synced().unwrap();
+        let h = |u: &str| Key::parse(u, &IgnoreParams::None).unwrap().hash();
+        assert!(st.entries.contains_key(&h("http://o/pinned")));
+        assert!(!st.entries.contains_key(&h("http://o/a")));
+        assert!(st.entries.contains_key(&h("http://o/c")));
+        drop(st);
+        // Pinned survives a rebuild from the entry files alone.
+        drop(s);
+        fs::remove_file(d.path().join("index")).unwrap();
+        let s = Store::open(d.path(), 0).unwrap();
+        let st = s.synced().unwrap();
+        assert_eq!(st.entries[&h("http://o/pinned")].flags, entry::FLAG_PINNED);
+    }
+
+    #[test]
+    fn faults_at_each_site_leave_stored_entries_intact() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path(), 1 << 20).unwrap();
+        put(&s, "http://o/keep", 1000, 0, Eviction::None).unwrap();
+        let key = Key::parse("http://o/keep", &IgnoreParams::None).unwrap();
+        for site in [Site::Open, Site::Write, Site::Rename] {
+            for errno in [libc::EIO, libc::ENOSPC, libc::EACCES] {
+                sys::faults::inject(site, errno, 1);
+                let e = put(&s, "http://o/new", 500, 0, Eviction::None).unwrap_err();
+                sys::faults::clear();
+                assert_eq!(e.status, Status::Io, "{site:?}");
+                let name = match errno {
+                    libc::EIO => "EIO",
+                    libc::ENOSPC => "ENOSPC",
+                    _ => "EACCES",
+                };
+                assert!(e.message.contains(name), "{site:?}: {}", e.message);
+                let l = s.read(key.as_str(), key.hash()).unwrap().unwrap();
+                assert_eq!(&l.buf[l.body], &[7u8; 1000][..]);
+                // Still usable afterwards, and nothing half-written stayed.
+                put(&s, "http://o/new", 500, 0, Eviction::None).unwrap();
+                assert!(s
+                    .remove(
+                        Key::parse("http://o/new", &IgnoreParams::None)
+                            .unwrap()
+                            .hash()
+                    )
+                    .unwrap());
+                let st = s.synced().unwrap();
+                assert_eq!(st.entries.len(), 1);
+            }
+        }
+    }
+}

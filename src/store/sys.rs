@@ -21,33 +21,35 @@ pub enum Site {
 
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod faults {
-    //! Test-only: make the next calls at a site fail with an errno.
+    //! Test-only: make the next calls at a site fail with an errno, on the calling thread (so
+    //! tests running in parallel do not trip over each other's faults).
     use super::Site;
-    use parking_lot::Mutex;
+    use std::cell::RefCell;
     use std::collections::HashMap;
 
-    static PLAN: Mutex<Option<HashMap<Site, (i32, u32)>>> = Mutex::new(None);
+    thread_local! {
+        static PLAN: RefCell<HashMap<Site, (i32, u32)>> = RefCell::new(HashMap::new());
+    }
 
-    /// Fails the next `count` calls at `site` with `errno`.
+    /// Fails the next `count` calls at `site` on this thread with `errno`.
     pub fn inject(site: Site, errno: i32, count: u32) {
-        PLAN.lock()
-            .get_or_insert_with(HashMap::new)
-            .insert(site, (errno, count));
+        PLAN.with(|p| p.borrow_mut().insert(site, (errno, count)));
     }
 
     pub fn clear() {
-        *PLAN.lock() = None;
+        PLAN.with(|p| p.borrow_mut().clear());
     }
 
     pub(super) fn take(site: Site) -> Option<i32> {
-        let mut plan = PLAN.lock();
-        let map = plan.as_mut()?;
-        let (errno, left) = map.get_mut(&site)?;
-        if *left == 0 {
-            return None;
-        }
-        *left -= 1;
-        Some(*errno)
+        PLAN.with(|p| {
+            let mut plan = p.borrow_mut();
+            let (errno, left) = plan.get_mut(&site)?;
+            if *left == 0 {
+                return None;
+            }
+            *left -= 1;
+            Some(*errno)
+        })
     }
 }
 
