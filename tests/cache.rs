@@ -410,3 +410,20 @@ fn callbacks_run_once_after_completion() {
     }
     assert_eq!(n.load(Ordering::SeqCst), 50);
 }
+
+#[test]
+fn a_directory_held_too_long_is_locked_and_the_holder_named() {
+    use std::os::fd::AsRawFd;
+    let d = common::tempdir();
+    drop(Cache::open(d.path(), 0).unwrap());
+    let holder = std::fs::File::open(d.path().join("lock")).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX) }, 0);
+    std::env::set_var("SMOOTHCACHE_LOCK_TIMEOUT_MS", "300");
+    let e = Cache::open(d.path(), 0).err().expect("locked");
+    assert_eq!(e.status, Status::Locked);
+    let me = std::process::id().to_string();
+    assert!(e.message.contains(&me), "names the holder: {}", e.message);
+    drop(holder);
+    Cache::open(d.path(), 0).unwrap();
+}

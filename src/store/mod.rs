@@ -34,8 +34,16 @@ use sys::{fault, Site};
 /// The quota a new cache gets when 0 is asked for: the isolated-storage default of the original
 /// Silverlight sample.
 pub(crate) const DEFAULT_QUOTA: u64 = 1 << 20;
-/// How long `open` waits for another process's hold on the directory before `SSC_ERR_LOCKED`.
+/// How long `open` waits for another process's hold on the directory before `SSC_ERR_LOCKED`
+/// (`SMOOTHCACHE_LOCK_TIMEOUT_MS` overrides it).
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn lock_timeout() -> Duration {
+    std::env::var("SMOOTHCACHE_LOCK_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(LOCK_TIMEOUT, Duration::from_millis)
+}
 /// Below this, the log is never compacted.
 const COMPACT_MIN: u64 = 1 << 20;
 
@@ -443,13 +451,14 @@ impl Store {
     /// Waits for the directory lock, naming the holder if it never comes.
     fn lock_with_timeout(root: &Path, lock_file: &File) -> Result<()> {
         let start = Instant::now();
+        let timeout = lock_timeout();
         loop {
             match sys::lock_exclusive(lock_file, false) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(e) => return Err(io_err("cannot lock", &root.join("lock"), e)),
             }
-            if start.elapsed() > LOCK_TIMEOUT {
+            if start.elapsed() > timeout {
                 let who = sys::lock_holder(lock_file).map_or_else(
                     || "another process".to_owned(),
                     |pid| format!("process {pid} ({})", sys::process_name(pid)),
@@ -457,9 +466,9 @@ impl Store {
                 return Err(Error::new(
                     Status::Locked,
                     format!(
-                        "{} is held by {who} and was not released within {} s",
+                        "{} is held by {who} and was not released within {} ms",
                         root.display(),
-                        LOCK_TIMEOUT.as_secs()
+                        timeout.as_millis()
                     ),
                 ));
             }

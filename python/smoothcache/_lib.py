@@ -1,0 +1,176 @@
+"""Finding and loading libsmoothcache, and the ctypes prototypes of its C API.
+
+Nothing here is public: use the names re-exported by ``smoothcache``.
+
+Search order (the first library that loads wins):
+
+1. ``$SMOOTHCACHE_LIB``: a library file, or a directory holding ``libsmoothcache.so*``.
+   When set, it is the only place looked at (a broken setting is an error, never skipped).
+2. Next to this package: ``smoothcache/libsmoothcache.so*`` (a wheel that bundles it).
+3. ``target/release/libsmoothcache.so*`` of a source checkout, walking up from this package.
+4. The system loader: ``ctypes.util.find_library("smoothcache")``, then ``libsmoothcache.so.0``.
+"""
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import threading
+
+__all__ = ["LibraryNotFoundError", "get", "path", "CALLBACK", "StatsStruct"]
+
+ENV_VAR = "SMOOTHCACHE_LIB"
+SONAME = "libsmoothcache.so.0"
+
+
+class LibraryNotFoundError(OSError):
+    """libsmoothcache could not be found or loaded; the message lists every place tried."""
+
+
+class StatsStruct(ctypes.Structure):
+    """``struct ssc_stats``: nine uint64_t, in header order."""
+
+    _fields_ = [
+        ("quota_bytes", ctypes.c_uint64),
+        ("used_bytes", ctypes.c_uint64),
+        ("entries", ctypes.c_uint64),
+        ("hits", ctypes.c_uint64),
+        ("misses", ctypes.c_uint64),
+        ("persists", ctypes.c_uint64),
+        ("rejected", ctypes.c_uint64),
+        ("evictions", ctypes.c_uint64),
+        ("corrupt", ctypes.c_uint64),
+    ]
+
+
+# typedef void (*ssc_callback)(struct ssc_token *token, void *state);
+CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+_status = ctypes.c_int32  # ssc_status
+_ptr = ctypes.c_void_p  # every opaque handle
+_str = ctypes.c_char_p  # NUL-terminated strings (in: bytes; out: copied to bytes)
+
+# name: (restype, argtypes)
+_PROTOTYPES = {
+    "ssc_cache_open": (_status, [_str, ctypes.c_uint64, ctypes.POINTER(_ptr)]),
+    "ssc_cache_close": (None, [_ptr]),
+    "ssc_cache_increase_quota": (_status, [_ptr, ctypes.c_uint64]),
+    "ssc_cache_stats": (_status, [_ptr, ctypes.POINTER(StatsStruct)]),
+    "ssc_cache_remove": (_status, [_ptr, _str]),
+    "ssc_cache_clear": (_status, [_ptr]),
+    "ssc_cache_ignore_query_params": (_status, [_ptr, _str]),
+    "ssc_cache_set_durability": (_status, [_ptr, ctypes.c_int32]),
+    "ssc_cache_set_eviction": (_status, [_ptr, ctypes.c_int32]),
+    "ssc_open_media": (_status, [_ptr, _str]),
+    "ssc_close_media": (_status, [_ptr, _str]),
+    "ssc_response_data": (_ptr, [_ptr, ctypes.POINTER(ctypes.c_size_t)]),
+    "ssc_response_content_type": (_str, [_ptr]),
+    "ssc_response_content_length": (ctypes.c_uint64, [_ptr]),
+    "ssc_response_free": (None, [_ptr]),
+    "ssc_status_name": (_str, [_status]),
+    "ssc_last_error": (_str, []),
+    "ssc_version": (_str, []),
+    "ssc_begin_retrieve": (_ptr, [_ptr, _str, CALLBACK, _ptr]),
+    "ssc_end_retrieve": (_status, [_ptr, ctypes.POINTER(_ptr)]),
+    "ssc_begin_persist": (_ptr, [_ptr, _str, _str, _ptr, ctypes.c_size_t, CALLBACK, _ptr]),
+    "ssc_end_persist": (_status, [_ptr]),
+    "ssc_token_is_completed": (ctypes.c_bool, [_ptr]),
+    "ssc_token_completed_synchronously": (ctypes.c_bool, [_ptr]),
+    "ssc_token_state": (_ptr, [_ptr]),
+    "ssc_token_wait": (_status, [_ptr, ctypes.c_int64]),
+    "ssc_token_fd": (ctypes.c_int, [_ptr]),
+    "ssc_token_free": (None, [_ptr]),
+}
+
+_lock = threading.Lock()
+_lib = None
+_path = None
+
+
+def _declare(lib, where):
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise LibraryNotFoundError(
+                "%s loaded but has no symbol %s: not a compatible libsmoothcache" % (where, name)
+            ) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+def _sorted_libs(directory):
+    """libsmoothcache.so, then .so.0, then any other .so.* in `directory` that exists."""
+    names = [os.path.join(directory, "libsmoothcache.so"), os.path.join(directory, SONAME)]
+    names += sorted(set(glob.glob(os.path.join(glob.escape(directory), "libsmoothcache.so.*"))) - set(names))
+    return [n for n in names if os.path.isfile(n)]
+
+
+def _candidates():
+    """(description, [paths or names to try], explicit) in search order."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        if os.path.isdir(env):
+            found = _sorted_libs(env)
+            return [("$%s=%s (a directory)" % (ENV_VAR, env), found or [], True)]
+        return [("$%s=%s" % (ENV_VAR, env), [env], True)]
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = [("next to the package: %s/libsmoothcache.so*" % here, _sorted_libs(here), False)]
+    d = os.path.dirname(here)
+    seen = set()
+    while d not in seen:
+        seen.add(d)
+        rel = os.path.join(d, "target", "release")
+        out.append(("source checkout: %s/libsmoothcache.so*" % rel, _sorted_libs(rel), False))
+        d = os.path.dirname(d)
+    system = []
+    found = ctypes.util.find_library("smoothcache")
+    if found:
+        system.append(found)
+    system.append(SONAME)
+    out.append(("the system loader: find_library('smoothcache') -> %r, then %s" % (found, SONAME), system, False))
+    return out
+
+
+def _load():
+    tried = []
+    for where, paths, explicit in _candidates():
+        if not paths:
+            tried.append("%s: nothing there" % where)
+            if explicit:
+                break
+            continue
+        for p in paths:
+            try:
+                lib = ctypes.CDLL(p)
+            except OSError as e:
+                tried.append("%s: %s: %s" % (where, p, e))
+                continue
+            return _declare(lib, p), p
+        if explicit:
+            break
+    raise LibraryNotFoundError(
+        "cannot load libsmoothcache; looked in:\n  "
+        + "\n  ".join(tried)
+        + "\nBuild it with `make lib` in a source checkout, install it where the loader finds it, "
+        "or set %s to the library's path." % ENV_VAR
+    )
+
+
+def get():
+    """The loaded library (a ctypes.CDLL with every prototype declared); loads it once."""
+    global _lib, _path
+    lib = _lib
+    if lib is not None:
+        return lib
+    with _lock:
+        if _lib is None:
+            _lib, _path = _load()
+        return _lib
+
+
+def path():
+    """Where the library was loaded from (loading it if needed)."""
+    get()
+    return _path
