@@ -4,11 +4,15 @@
 #![allow(non_camel_case_types)]
 
 mod cache;
+mod fragment;
+mod manifest;
 mod response;
 mod status;
 mod token;
 
 pub use cache::*;
+pub use fragment::*;
+pub use manifest::*;
 pub use response::*;
 pub use status::*;
 pub use token::*;

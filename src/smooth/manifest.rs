@@ -391,19 +391,44 @@ struct Parser {
     chunks_total: u64,
 }
 
+/// Attributes kept without a heap allocation; a `c` element has one to four.
+const INLINE_ATTRIBUTES: usize = 8;
+
+type AttrPair<'a> = (&'a str, std::borrow::Cow<'a, str>);
+
 /// The attributes of one element, unescaped, with the limits applied.
+///
+/// Stored inline for the common case (no allocation per element: a long manifest is mostly
+/// `c` elements), spilling to a `Vec` beyond [`INLINE_ATTRIBUTES`].
 struct Attrs<'a> {
-    list: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
+    inline: [AttrPair<'a>; INLINE_ATTRIBUTES],
+    len: usize,
+    spill: Vec<AttrPair<'a>>,
     element: &'a str,
 }
 
 impl<'a> Attrs<'a> {
-    fn read(e: &'a BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Attrs<'a>> {
-        // The whole document was checked to be UTF-8, so this never falls back.
-        let element = std::str::from_utf8(e.name().into_inner()).unwrap_or("?");
-        let mut list = Vec::new();
-        for attr in e.attributes() {
-            if list.len() >= MAX_ATTRIBUTES_PER_ELEMENT {
+    /// An empty list for element `e`.
+    fn new(e: &'a BytesStart<'_>) -> Attrs<'a> {
+        Attrs {
+            inline: Default::default(),
+            len: 0,
+            spill: Vec::new(),
+            // The whole document was checked to be UTF-8, so this never falls back.
+            element: std::str::from_utf8(e.name().into_inner()).unwrap_or("?"),
+        }
+    }
+
+    /// Reads the attributes of `e` into this empty list. Filled in place: the list is a few
+    /// hundred bytes, and moving it out through a `Result` cost more than the rest of a `c`
+    /// element.
+    fn read(&mut self, e: &'a BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<()> {
+        let element = self.element;
+        let attrs = self;
+        // quick-xml's duplicate check allocates per element; the same check is done below
+        // on the inline list, which costs nothing extra.
+        for attr in e.attributes().with_checks(false) {
+            if attrs.len >= MAX_ATTRIBUTES_PER_ELEMENT {
                 bail!(
                     "element <{element}> has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes \
                      (limit MAX_ATTRIBUTES_PER_ELEMENT)"
@@ -421,18 +446,46 @@ impl<'a> Attrs<'a> {
                     attr.value.len()
                 );
             }
-            let value = attr
-                .decode_and_unescape_value(reader.decoder())
-                .map_err(|err| SmoothError(format!("<{element}> attribute {key}: {err}")))?;
-            list.push((key, value));
+            // Without a '&' there is nothing to unescape: the value is its bytes (what
+            // `decode_and_unescape_value` answers too, minus two scans).
+            let value = match &attr.value {
+                std::borrow::Cow::Borrowed(raw) if !raw.contains(&b'&') => {
+                    match std::str::from_utf8(raw) {
+                        Ok(v) => std::borrow::Cow::Borrowed(v),
+                        Err(err) => bail!("<{element}> attribute {key}: {err}"),
+                    }
+                }
+                _ => attr
+                    .decode_and_unescape_value(reader.decoder())
+                    .map_err(|err| SmoothError(format!("<{element}> attribute {key}: {err}")))?,
+            };
+            if attrs.get(key).is_some() {
+                bail!("<{element}>: malformed attribute: duplicate attribute {key}");
+            }
+            attrs.push((key, value));
         }
-        Ok(Attrs { list, element })
+        Ok(())
+    }
+
+    fn push(&mut self, pair: AttrPair<'a>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = pair,
+            None => self.spill.push(pair),
+        }
+        self.len += 1;
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.list
+        self.inline[..self.len.min(INLINE_ATTRIBUTES)]
             .iter()
-            .find(|(k, _)| *k == name)
+            .chain(self.spill.iter())
+            // First bytes first: attribute names are short, and a call to memcmp per
+            // comparison is most of the cost of a `c` element otherwise.
+            .find(|(k, _)| {
+                k.len() == name.len()
+                    && k.as_bytes().first() == name.as_bytes().first()
+                    && *k == name
+            })
             .map(|(_, v)| v.as_ref())
     }
 
@@ -471,14 +524,157 @@ impl<'a> Attrs<'a> {
     }
 }
 
-/// Decimal digits only (surrounding whitespace allowed), no sign, checked.
-fn parse_uint(text: &str) -> Option<u64> {
-    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+/// The usual shape of a `c` tag's attributes (`tag`: the text after the name `c`), read
+/// without an attribute reader: only `t`, `d`, `r`, `n`, each at most once, each a plain
+/// decimal number in double quotes that fits (`n` in a `u32`), separated by XML whitespace.
+/// `None` for anything else, which [`chunk_attrs`] then reads with its checks and messages;
+/// whatever this accepts, [`chunk_attrs`] reads the same way. A 2-hour manifest is mostly
+/// such tags: this is most of the parse time that is not the XML scan itself.
+fn simple_chunk_attrs(tag: &[u8]) -> Option<RawChunk> {
+    let mut values: [Option<u64>; 4] = [None; 4];
+    let mut i = 0;
+    loop {
+        let gap = i;
+        while tag
+            .get(i)
+            .is_some_and(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            i += 1;
+        }
+        let Some(&first) = tag.get(i) else { break };
+        if i == gap {
+            return None; // no whitespace before an attribute
+        }
+        let slot = match first {
+            b't' => 0,
+            b'd' => 1,
+            b'r' => 2,
+            b'n' => 3,
+            _ => return None,
+        };
+        if tag.get(i + 1..i + 3)? != b"=\"" {
+            return None;
+        }
+        i += 3;
+        let digits = i;
+        let mut value: u64 = 0;
+        while let Some(&b) = tag.get(i).filter(|b| b.is_ascii_digit()) {
+            value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            i += 1;
+        }
+        if i == digits || tag.get(i) != Some(&b'"') {
+            return None;
+        }
+        i += 1;
+        if values[slot].replace(value).is_some() {
+            return None; // a duplicate: refused by chunk_attrs
+        }
+    }
+    if values[3].is_some_and(|n| u32::try_from(n).is_err()) {
         return None;
     }
-    t.bytes().try_fold(0u64, |acc, b| {
-        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    Some(RawChunk {
+        t: values[0],
+        d: values[1],
+        r: values[2],
+    })
+}
+
+/// The attributes of a `c` element: the hot path of a long manifest (one element per chunk),
+/// read straight from the tag rather than through [`Attrs`]. The same checks, in the same
+/// order, with the same messages: limits, malformed or duplicate attributes, every value
+/// unescaped, then strict numbers for `t`, `d`, `r` and `n` (a `u32`; its order is not relied
+/// upon).
+fn chunk_attrs(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<RawChunk> {
+    const NAMES: [&str; 4] = ["t", "d", "r", "n"];
+    // Values of t, d, r, n (unescaped). A value without '&' is its bytes: the document is
+    // UTF-8 and values are delimited by ASCII quotes, so it is UTF-8 too.
+    let mut known: [Option<std::borrow::Cow<'_, [u8]>>; 4] = Default::default();
+    // Names of other attributes, for the duplicate check (rare: allocates only then).
+    let mut others: Vec<&[u8]> = Vec::new();
+    for (count, attr) in e.attributes().with_checks(false).enumerate() {
+        if count >= MAX_ATTRIBUTES_PER_ELEMENT {
+            bail!(
+                "element <c> has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes \
+                 (limit MAX_ATTRIBUTES_PER_ELEMENT)"
+            );
+        }
+        let attr = attr.map_err(|err| SmoothError(format!("<c>: malformed attribute: {err}")))?;
+        let key = attr.key.into_inner();
+        let slot = NAMES.iter().position(|n| n.as_bytes() == key);
+        // Checked for the other names only: t, d, r and n are ASCII.
+        if slot.is_none() && std::str::from_utf8(key).is_err() {
+            bail!("<c>: attribute name is not UTF-8");
+        }
+        let key_text = || String::from_utf8_lossy(key);
+        if attr.value.len() > MAX_ATTRIBUTE_BYTES {
+            bail!(
+                "<c> attribute {} is {} bytes long, more than \
+                 {MAX_ATTRIBUTE_BYTES} (limit MAX_ATTRIBUTE_BYTES)",
+                key_text(),
+                attr.value.len()
+            );
+        }
+        let value = if attr.value.contains(&b'&') {
+            let v = attr
+                .decode_and_unescape_value(reader.decoder())
+                .map_err(|err| SmoothError(format!("<c> attribute {}: {err}", key_text())))?;
+            std::borrow::Cow::Owned(v.into_owned().into_bytes())
+        } else {
+            attr.value
+        };
+        let duplicate = match slot {
+            Some(i) => known[i].replace(value).is_some(),
+            None => {
+                let seen = others.contains(&key);
+                others.push(key);
+                seen
+            }
+        };
+        if duplicate {
+            bail!(
+                "<c>: malformed attribute: duplicate attribute {}",
+                key_text()
+            );
+        }
+    }
+    let mut numbers = [None; 4];
+    for (i, (value, name)) in known.iter().zip(NAMES).enumerate() {
+        let Some(v) = value else { continue };
+        let n = parse_uint_bytes(v).filter(|&n| name != "n" || u32::try_from(n).is_ok());
+        if n.is_none() {
+            bail!(
+                "<c> {name}=\"{}\" is not a valid number",
+                truncate(&String::from_utf8_lossy(v))
+            );
+        }
+        numbers[i] = n;
+    }
+    Ok(RawChunk {
+        t: numbers[0],
+        d: numbers[1],
+        r: numbers[2],
+    })
+}
+
+/// Decimal digits only (surrounding whitespace allowed), no sign, checked.
+fn parse_uint(text: &str) -> Option<u64> {
+    parse_uint_bytes(text.as_bytes())
+}
+
+/// [`parse_uint`] on bytes.
+fn parse_uint_bytes(text: &[u8]) -> Option<u64> {
+    let t = text.trim_ascii();
+    if t.is_empty() {
+        return None;
+    }
+    // One pass: a non-digit or an overflow ends it.
+    t.iter().try_fold(0u64, |acc, &b| {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u64::from(digit))
     })
 }
 
@@ -646,7 +842,22 @@ impl Parser {
 
     /// An element opens: checks its attributes, starts its model object, and says what it is.
     fn open(&mut self, e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Ctx> {
-        let attrs = Attrs::read(e, reader)?;
+        if self.parent() == Some(Ctx::Stream) && e.name().as_ref() == b"c" {
+            // `e` derefs to the tag's text after '<' (and before "/>" or '>').
+            let raw = match simple_chunk_attrs(e.get(1..).unwrap_or(&[])) {
+                Some(raw) => raw,
+                None => chunk_attrs(e, reader)?,
+            };
+            let budget = MAX_CHUNKS_TOTAL.saturating_sub(self.chunks_total);
+            let stream = &self.stream;
+            self.builder.push(raw, budget).map_err(|e| {
+                let name = stream.as_ref().map_or("", |s| s.name.as_str());
+                SmoothError(format!("stream {name:?}: {}", e.0))
+            })?;
+            return Ok(Ctx::Chunk);
+        }
+        let mut attrs = Attrs::new(e);
+        attrs.read(e, reader)?;
         let name = e.name();
         let name = name.as_ref();
         let ctx = match (self.parent(), name) {
@@ -725,22 +936,7 @@ impl Parser {
                 }
                 Ctx::Other
             }
-            (Some(Ctx::Stream), b"c") => {
-                let raw = RawChunk {
-                    t: attrs.num("t")?,
-                    d: attrs.num("d")?,
-                    r: attrs.num("r")?,
-                };
-                // `n` must be a number when present; its order is not relied upon.
-                let _: Option<u32> = attrs.num("n")?;
-                let budget = MAX_CHUNKS_TOTAL.saturating_sub(self.chunks_total);
-                let stream = &self.stream;
-                self.builder.push(raw, budget).map_err(|e| {
-                    let name = stream.as_ref().map_or("", |s| s.name.as_str());
-                    SmoothError(format!("stream {name:?}: {}", e.0))
-                })?;
-                Ctx::Chunk
-            }
+            // `c` is handled before the attributes are read (above).
             _ => Ctx::Other,
         };
         Ok(ctx)
@@ -1845,6 +2041,83 @@ mod tests {
             s.fragment_url("http://h/x.ism/Manifest", 0, 0, 1).unwrap(),
             "http://h/x.ism/QualityLevels(200,B=2)/Fragments(v=10)"
         );
+    }
+
+    #[test]
+    fn duplicate_attributes_are_refused() {
+        for body in [
+            VIDEO.replace(r#"<c d="10"/>"#, r#"<c d="10" d="10"/>"#),
+            VIDEO.replace(r#"<c d="10"/>"#, r#"<c d="10" x="1" x="1"/>"#),
+            VIDEO.replace(r#"<c d="10"/>"#, r#"<c d="1&#48;" d="10"/>"#),
+            VIDEO.replace(r#"Bitrate="1000""#, r#"Bitrate="1000" Bitrate="1000""#),
+            VIDEO.replace(r#"Type="video""#, r#"Type="video" Name="a" Name="a""#),
+        ] {
+            assert_err_contains(&err(V2, &body), "duplicate attribute");
+        }
+        // Escaped values and vendor attributes on c still parse (the general path).
+        let body = VIDEO.replace(r#"<c d="10"/>"#, r#"<c d="1&#48;" acme:x="&lt;" n='0'/>"#);
+        assert_eq!(ok(V2, &body).streams[0].chunk(0), Some((0, 10)));
+    }
+
+    /// `simple_chunk_attrs` is a shortcut: whatever it accepts, `chunk_attrs` must read the
+    /// same way. Random tags from an alphabet that hits both paths' edges.
+    #[test]
+    fn the_c_shortcut_agrees_with_the_attribute_reader() {
+        let pieces: [&str; 16] = [
+            " ",
+            "\t",
+            "\n",
+            "t",
+            "d",
+            "r",
+            "n",
+            "=",
+            "\"",
+            "'",
+            "0",
+            "7",
+            "18446744073709551615",
+            "4294967296",
+            "&#49;",
+            "x",
+        ];
+        let mut seed: u64 = 0x853C49E6748FEA9B;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut simple = 0;
+        for round in 0..200_000 {
+            let mut tag = String::from("c");
+            let n = next() % 12;
+            for _ in 0..n {
+                tag.push_str(pieces[(next() % 16) as usize]);
+            }
+            // Every other round, start from a well-formed tag and perturb it.
+            if round % 2 == 0 {
+                tag = format!(
+                    "c t=\"{}\" d=\"{}\"{}",
+                    next() % 1000,
+                    next() % 1000,
+                    &tag[1..]
+                );
+            }
+            let text = format!("<{tag}/>");
+            let mut reader = Reader::from_str(&text);
+            let Ok(Event::Empty(e)) = reader.read_event() else {
+                continue;
+            };
+            if e.name().as_ref() != b"c" {
+                continue;
+            }
+            if let Some(fast) = simple_chunk_attrs(&e[1..]) {
+                simple += 1;
+                assert_eq!(chunk_attrs(&e, &reader), Ok(fast), "{text}");
+            }
+        }
+        assert!(simple > 20_000, "{simple} tags took the shortcut");
     }
 
     #[test]

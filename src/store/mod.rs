@@ -132,7 +132,9 @@ pub struct Prepared {
     hash: u128,
     dir: String,
     tmp: PathBuf,
-    file: File,
+    /// Open only while it is being written or committed, so that thousands of persists in
+    /// flight do not hold thousands of descriptors.
+    file: Option<File>,
     ino: u64,
     size: u64,
     flags: u8,
@@ -998,24 +1000,21 @@ impl Store {
                     .open(&tmp)
             })
             .map_err(|e| io_err("cannot create", &tmp, e))?;
+        let mut file = file;
         let mut prepared = Prepared {
             hash,
             dir: key.dir().to_owned(),
             tmp,
-            file,
+            file: None,
             ino: 0,
             size,
             flags,
             synced: false,
             committed: false,
         };
-        write_all_vectored(
-            &mut prepared.file,
-            &mut [IoSlice::new(&header), IoSlice::new(body)],
-        )
-        .map_err(|e| io_err("cannot write", &prepared.tmp, e))?;
-        prepared.ino = prepared
-            .file
+        write_all_vectored(&mut file, &mut [IoSlice::new(&header), IoSlice::new(body)])
+            .map_err(|e| io_err("cannot write", &prepared.tmp, e))?;
+        prepared.ino = file
             .metadata()
             .map_err(|e| io_err("cannot stat", &prepared.tmp, e))?
             .ino();
@@ -1033,6 +1032,13 @@ impl Store {
         wait: bool,
     ) -> Result<bool> {
         let power = durability == Durability::Power;
+        if power && p.file.is_none() {
+            // Opened by its temp name before the rename, flushed through it after.
+            let f = fault(Site::Open)
+                .and_then(|()| File::open(&p.tmp))
+                .map_err(|e| io_err("cannot open", &p.tmp, e))?;
+            p.file = Some(f);
+        }
         // A replace must not lose the old version to a power cut: flush the new one before it
         // takes the name. A new name has nothing to lose, so its flush can follow the rename,
         // where the file system commits both together.
@@ -1103,7 +1109,9 @@ impl Store {
                 let flushed_before_rename = p.synced;
                 if !p.synced {
                     fault(Site::Fsync)?;
-                    p.file.sync_all()?;
+                    if let Some(f) = &p.file {
+                        f.sync_all()?;
+                    }
                 }
                 // A flush after the rename carries the new name too where the file system
                 // commits both together; elsewhere, and after a replace, flush the directory.
@@ -1128,7 +1136,7 @@ impl Store {
 
     fn fsync_temp(&self, p: &mut Prepared) -> Result<()> {
         fault(Site::Fsync)
-            .and_then(|()| p.file.sync_all())
+            .and_then(|()| p.file.as_ref().map_or(Ok(()), File::sync_all))
             .map_err(|e| io_err("cannot flush", &p.tmp, e))?;
         p.synced = true;
         Ok(())
