@@ -81,7 +81,9 @@ impl<T: Send + 'static> Completion<T> {
     pub fn finished(outcome: Result<T>, callback: Option<Callback>) -> Completion<T> {
         let c = Completion::new(Phase::Done(outcome), true, callback);
         c.shared.done.store(true, Ordering::Release);
-        c.shared.fire_callback();
+        // Even on a library thread (a callback that begins another operation), never inside
+        // begin_*: the caller has not got its token yet.
+        c.shared.fire_callback(false);
         c
     }
 
@@ -237,15 +239,16 @@ impl<T: Send + 'static> Shared<T> {
             }
             self.cond.notify_all();
         }
-        self.fire_callback();
+        self.fire_callback(true);
     }
 
-    /// Runs the callback once, always on a library thread.
-    fn fire_callback(&self) {
+    /// Runs the callback once, always on a library thread: here when `inline` and this is one,
+    /// else queued for one.
+    fn fire_callback(&self, inline: bool) {
         let Some(cb) = self.callback.lock().take() else {
             return;
         };
-        if pool::on_pool_thread() {
+        if inline && pool::on_pool_thread() {
             let _ = catch("a completion callback", || {
                 cb();
                 Ok(())
@@ -368,6 +371,31 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(n.load(Ordering::SeqCst), 200);
+    }
+
+    #[test]
+    fn an_operation_begun_inside_a_callback_calls_back_later() {
+        // A callback (on a library thread) that begins an operation finishing at once: its
+        // callback must not run inside that begin.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let outer = Completion::finished(
+            Ok(()),
+            Some(Box::new(move || {
+                // As the C layer does: the callback waits for the token begin_* returns.
+                let slot: Arc<once_cell::sync::OnceCell<Completion<u8>>> = Arc::default();
+                let s2 = slot.clone();
+                let tx2 = tx.clone();
+                let inner = Completion::finished(
+                    Ok(3),
+                    Some(Box::new(move || {
+                        tx2.send(s2.wait().take().unwrap()).unwrap();
+                    })),
+                );
+                let _ = slot.set(inner);
+            })),
+        );
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), 3);
+        outer.take().unwrap();
     }
 
     #[test]

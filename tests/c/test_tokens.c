@@ -59,6 +59,28 @@ static void run_end_in_callback(ssc_cache *c, const char *url, ssc_status want, 
     CHECK(s.state_seen == &s);
 }
 
+/* ---- a callback that begins another operation (which finishes inside its begin) ---- */
+static ssc_cache *nest_cache;
+static void nested_done_cb(ssc_token *t, void *state) {
+    end_in_cb_t *s = state;
+    ssc_response *r = NULL;
+    ssc_status st = ssc_end_retrieve(t, &r);
+    ssc_response_free(r);
+    pthread_mutex_lock(&s->mu);
+    s->status = st;
+    s->done = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+static void begin_in_cb(ssc_token *t, void *state) {
+    ssc_response *r = NULL;
+    ssc_end_retrieve(t, &r);
+    ssc_response_free(r);
+    /* a miss completes inside begin; its callback must still come later, not in here */
+    ssc_token *inner = ssc_begin_retrieve(nest_cache, "http://origin.test/nested-miss", nested_done_cb, state);
+    CHECK(inner != NULL);
+}
+
 /* ---- callbacks counted ---- */
 static atomic_int calls;
 static void count_cb(ssc_token *t, void *state) {
@@ -145,6 +167,18 @@ int main(void) {
     /* The callback ends its own token, for a hit and for a miss. */
     run_end_in_callback(c, url, SSC_OK, sizeof body);
     run_end_in_callback(c, "http://origin.test/none", SSC_MISS, 0);
+
+    /* A callback may begin another operation, even one that completes inside its begin. */
+    {
+        nest_cache = c;
+        end_in_cb_t s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, -1, NULL};
+        ssc_token *outer = ssc_begin_retrieve(c, url, begin_in_cb, &s);
+        CHECK(outer != NULL);
+        pthread_mutex_lock(&s.mu);
+        while (!s.done) pthread_cond_wait(&s.cv, &s.mu);
+        pthread_mutex_unlock(&s.mu);
+        CHECK_STATUS(s.status, SSC_MISS);
+    }
 
     /* Callbacks run exactly once each, for hits, misses, persists, and abandoned tokens. */
     atomic_int mine = 0;
