@@ -11,7 +11,7 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-ki
 
 C_TESTS := $(patsubst tests/c/%.c,target/ctests/%,$(wildcard tests/c/test_*.c))
 
-.PHONY: all deps build lib header demo bench test test-rust test-c test-valgrind test-demo lint clean
+.PHONY: all deps build lib header demo bench test test-rust test-c test-valgrind test-python test-demo lint clean
 
 all: build
 
@@ -54,11 +54,14 @@ test-c: $(C_TESTS)
 test-valgrind: $(C_TESTS)
 	@for t in $(C_TESTS); do echo "== valgrind $$t"; d=$$(mktemp -d); SSC_TEST_TMP=$$d SSC_UNDER_VALGRIND=1 $(VALGRIND) $$t || exit 1; rm -rf $$d; done
 
+test-python: lib
+	tests/python/run.sh
+
 # The demo's online/offline run is a test too: the harness against a real origin and real content.
 test-demo: build
 	scripts/demo.sh
 
-test: deps lib lint test-rust test-c test-valgrind test-demo
+test: deps lib lint test-rust test-c test-valgrind test-python test-demo
 	@echo "make test: all passed"
 
 clean:

@@ -26,6 +26,8 @@ SONAME = "libsmoothcache.so.0"
 class LibraryNotFoundError(OSError):
     """libsmoothcache could not be found or loaded; the message lists every place tried."""
 
+    __module__ = "smoothcache"
+
 
 class StatsStruct(ctypes.Structure):
     """``struct ssc_stats``: nine uint64_t, in header order."""
@@ -129,7 +131,7 @@ def _candidates():
     if found:
         system.append(found)
     system.append(SONAME)
-    out.append(("the system loader: find_library('smoothcache') -> %r, then %s" % (found, SONAME), system, False))
+    out.append(("the system loader (find_library('smoothcache') -> %r)" % (found,), system, False))
     return out
 
 
