@@ -31,6 +31,12 @@
 // from any number of threads at once. Tokens and responses outlive it.
 typedef struct ssc_cache ssc_cache;
 
+// A parsed client manifest. Made by `ssc_manifest_parse`, freed by `ssc_manifest_free`.
+// Immutable: may be read from any number of threads at once. Every string and byte pointer it
+// hands out (in `ssc_stream_info`, `ssc_quality_info`, `ssc_protection_info`) is owned by it and
+// stays valid until `ssc_manifest_free`.
+typedef struct ssc_manifest ssc_manifest;
+
 // A stored response returned by `ssc_end_retrieve` on a hit. Owned by the caller; free it with
 // `ssc_response_free`. It stays valid, bytes included, whatever happens to the cache meanwhile
 // (entries replaced or removed, the cache closed). Immutable: may be read from any thread.
@@ -38,7 +44,10 @@ typedef struct ssc_response ssc_response;
 
 // A pending operation: the IAsyncResult. Made by `ssc_begin_*`; released by the matching
 // `ssc_end_*` (always, whatever it returns) or abandoned with `ssc_token_free`. It may be
-// polled, waited on and ended from any thread, but ended or freed exactly once.
+// polled, waited on and ended from any thread, but ended or freed exactly once: a second end or
+// free is refused with SSC_ERR_INVALID_ARGUMENT only while the library still holds the token
+// (its operation or callback has not finished); after that the token's memory is gone and a
+// second call is undefined behaviour, as with any freed handle.
 typedef struct ssc_token ssc_token;
 
 // A status: one of the `SSC_*` constants below (a plain 32-bit int).
@@ -74,6 +83,198 @@ typedef int32_t ssc_durability;
 // Eviction policy (`ssc_cache_set_eviction`).
 typedef int32_t ssc_eviction;
 
+// Which response a buffer is (`ssc_fragment_inspect_as`), a plain 32-bit int.
+typedef int32_t ssc_fragment_shape;
+
+// What `ssc_fragment_inspect` found. Per-track fields describe the first `traf` (Smooth
+// fragments carry exactly one; `track_count` says how many there are). Times and durations
+// are in the track's timescale (the stream's `TimeScale` in the manifest). Fields of absent
+// boxes read as 0. Grows like `ssc_manifest_info` (reserved words).
+typedef struct ssc_fragment_info {
+  // The shape it was parsed as: `SSC_FRAGMENT_FULL` or `SSC_FRAGMENT_MOOF_ONLY`.
+  ssc_fragment_shape shape;
+  // `mfhd` SequenceNumber.
+  uint32_t sequence_number;
+  // `tfhd` track_ID.
+  uint32_t track_id;
+  // Samples described by the `trun` boxes.
+  uint32_t sample_count;
+  // Number of `traf` boxes (1 in Smooth content).
+  uint32_t track_count;
+  // Whether a `tfxd` box (SSTR §2.2.4.4) is present.
+  bool has_tfxd;
+  // `tfxd` FragmentAbsoluteTime: the fragment's start time, equal to the `{start time}` of
+  // its URL.
+  uint64_t tfxd_time;
+  // `tfxd` FragmentDuration.
+  uint64_t tfxd_duration;
+  // Number of `tfrf` entries (SSTR §2.2.4.5, live lookahead: the following fragments); 0
+  // without a `tfrf`. Read them with `ssc_fragment_lookahead`.
+  uint32_t lookahead_count;
+  // Sum of the sample durations (per-sample, else the `tfhd` default).
+  uint64_t duration;
+  // Whether a `tfdt` box is present (rare in Smooth content).
+  bool has_tfdt;
+  // `tfdt` baseMediaDecodeTime.
+  uint64_t base_media_decode_time;
+  // Whether the first sample is a sync sample (the fragment starts with a key frame).
+  bool first_sample_is_sync;
+  // Whether every sample is a sync sample (what a `KeyFrames` response promises).
+  bool all_samples_sync;
+  // Whether any `traf` carries sample encryption (PIFF `uuid` or ISO `senc`).
+  bool encrypted;
+  // Protection system headers directly in the `moof` (PIFF `uuid` or ISO `pssh`).
+  uint32_t pssh_count;
+  // Offset of the `moof` box in the buffer.
+  uint64_t moof_offset;
+  // Size of the whole `moof` box.
+  uint64_t moof_size;
+  // Offset of the `mdat` payload (the first sample byte); 0 for a moof alone.
+  uint64_t mdat_offset;
+  // Size of the `mdat` payload (box header excluded); 0 for a moof alone.
+  uint64_t mdat_size;
+  // Zero; see the ABI growth rule of `ssc_manifest_info`.
+  uint64_t reserved[8];
+} ssc_fragment_info;
+
+// Figures of a whole manifest (`ssc_manifest_get_info`).
+//
+// ABI growth: every info struct of this library ends with `reserved` words that this version
+// sets to zero. A later version may turn reserved words into new fields (appended, never
+// moving or retyping existing ones), so the struct's size and every existing offset stay the
+// same and a program built against this header keeps working unchanged.
+typedef struct ssc_manifest_info {
+  // `MajorVersion`: 1 or 2.
+  uint32_t major_version;
+  // `MinorVersion`.
+  uint32_t minor_version;
+  // `TimeScale` (default 10,000,000); never 0.
+  uint64_t timescale;
+  // The presentation duration in `timescale` units, after the Duration=0 rule (when
+  // `Duration` is 0 or absent: the longest stream's total chunk duration).
+  uint64_t duration;
+  // `Duration` as written (0 when absent or unknown, typical of live).
+  uint64_t declared_duration;
+  // `IsLive="TRUE"`.
+  bool is_live;
+  // Whether `LookaheadCount` is present.
+  bool has_lookahead_count;
+  // `LookaheadCount` (0 when absent).
+  uint32_t lookahead_count;
+  // `DVRWindowLength` in `timescale` units (0 when absent, which means infinite).
+  uint64_t dvr_window_length;
+  // Number of `StreamIndex` elements (`ssc_manifest_stream_count`).
+  size_t stream_count;
+  // Number of `Protection/ProtectionHeader` elements (`ssc_manifest_protection`).
+  size_t protection_count;
+  // Zero; see the ABI growth rule above.
+  uint64_t reserved[8];
+} ssc_manifest_info;
+
+// The type of a stream (`StreamIndex Type`), a plain 32-bit int.
+typedef int32_t ssc_stream_type;
+
+// One stream (`StreamIndex`), filled by `ssc_manifest_stream`. String pointers are owned by
+// the manifest and valid until `ssc_manifest_free`; NULL means the attribute is absent.
+// Numbers that are absent read as 0. Grows like `ssc_manifest_info` (reserved words).
+typedef struct ssc_stream_info {
+  // `SSC_STREAM_VIDEO`, `SSC_STREAM_AUDIO` or `SSC_STREAM_TEXT`.
+  ssc_stream_type type;
+  // `Name`, or the `Type` attribute as written when absent; unique in the manifest. Never NULL.
+  const char *name;
+  // `Subtype` (`SUBT`, `CAPT`, ... for text), or NULL.
+  const char *subtype;
+  // `Language` (ISO 639-2/T), or NULL.
+  const char *language;
+  // The stream's `TimeScale` (inherited from the manifest when absent); every chunk time and
+  // duration of this stream is in these units.
+  uint64_t timescale;
+  // Number of quality levels (tracks).
+  size_t quality_count;
+  // Number of chunks after expanding `r` (the `Chunks` attribute is never trusted).
+  size_t chunk_count;
+  // The `Url` template as written (after XML unescaping), or NULL; without it
+  // `ssc_manifest_fragment_url` fails for this stream.
+  const char *url_template;
+  // `MaxWidth`; for video when absent, the largest over the quality levels (0: unknown).
+  uint32_t max_width;
+  // `MaxHeight`; for video when absent, the largest over the quality levels (0: unknown).
+  uint32_t max_height;
+  // `DisplayWidth` (0: absent).
+  uint32_t display_width;
+  // `DisplayHeight` (0: absent).
+  uint32_t display_height;
+  // `ParentStreamIndex` (the parent of a sparse stream), or NULL.
+  const char *parent_stream;
+  // `ManifestOutput="TRUE"`: sample data is embedded in the manifest's `c/f` elements.
+  bool manifest_output;
+  // Sum of the chunk durations, in `timescale` units.
+  uint64_t total_duration;
+  // Zero; see the ABI growth rule of `ssc_manifest_info`.
+  uint64_t reserved[8];
+} ssc_stream_info;
+
+// One quality level (track, `QualityLevel`), filled by `ssc_manifest_quality`. Pointers are
+// owned by the manifest and valid until `ssc_manifest_free`. Codec details that are absent
+// (or did not parse: they never stop a manifest from parsing) read as 0 / NULL. Grows like
+// `ssc_manifest_info` (reserved words).
+typedef struct ssc_quality_info {
+  // `Index` (its position in the stream when absent).
+  uint32_t index;
+  // `Bitrate` in bits per second: the `{bitrate}` of fragment URLs.
+  uint64_t bitrate;
+  // `FourCC` (`H264`, `AVC1`, `AACL`, `WVC1`, `WMAP`, ...), or NULL.
+  const char *fourcc;
+  // `MaxWidth`, or `Width` when `MaxWidth` is absent.
+  uint32_t max_width;
+  // `MaxHeight`, or `Height` when `MaxHeight` is absent.
+  uint32_t max_height;
+  // `SamplingRate` in Hz.
+  uint32_t sampling_rate;
+  // `Channels`.
+  uint32_t channels;
+  // `BitsPerSample`.
+  uint32_t bits_per_sample;
+  // `PacketSize` in bytes.
+  uint32_t packet_size;
+  // `AudioTag` (1 PCM, 85 MP3, 255 AAC, 353 WMA, 65534 WAVE_FORMAT_EXTENSIBLE).
+  uint32_t audio_tag;
+  // `NALUnitLengthField` (default 4).
+  uint32_t nal_unit_length_field;
+  // `CodecPrivateData` decoded from hex; NULL when empty, absent or not valid hex.
+  const uint8_t *codec_private_data;
+  // Its length in bytes (0 with a NULL pointer).
+  size_t codec_private_data_len;
+  // The `{CustomAttributes}` substitution, `Name=Value` pairs joined by `,`, or NULL when
+  // the level has none.
+  const char *custom_attributes;
+  // Zero; see the ABI growth rule of `ssc_manifest_info`.
+  uint64_t reserved[8];
+} ssc_quality_info;
+
+// One `ProtectionHeader`, filled by `ssc_manifest_protection`. `data` is owned by the manifest
+// and valid until `ssc_manifest_free`. Grows like `ssc_manifest_info` (reserved words).
+typedef struct ssc_protection_info {
+  // `SystemID` as 16 bytes in the order of its text form (the order of ISO `pssh` system
+  // IDs): PlayReady `9A04F079-9840-4286-AB92-E65BE0885F95` is `9A 04 F0 79 98 40 ...`.
+  uint8_t system_id[16];
+  // The element's base64 content, decoded (for PlayReady a UTF-16LE XML header); NULL when
+  // empty.
+  const uint8_t *data;
+  // Its length in bytes.
+  size_t data_len;
+  // Zero; see the ABI growth rule of `ssc_manifest_info`.
+  uint64_t reserved[4];
+} ssc_protection_info;
+
+// A (stream, quality level) pair, by position: `keep` entries of `ssc_manifest_write_subset`.
+typedef struct ssc_quality_ref {
+  // Stream position, `0 .. ssc_manifest_stream_count()`.
+  size_t stream;
+  // Quality level position in that stream, `0 .. quality_count`.
+  size_t quality;
+} ssc_quality_ref;
+
 // Called once when an operation has completed, on a library thread (never inside `begin_*`),
 // with the token and the `state` given to `begin_*`. It may call the matching `ssc_end_*` on
 // the token; from then on the code that called `begin_*` must not touch the token. It must not
@@ -95,6 +296,25 @@ typedef void (*ssc_callback)(struct ssc_token *token, void *state);
 // A persist that does not fit first removes the least recently used entries, never pinned
 // ones nor those of open presentations.
 #define SSC_EVICT_LRU 1
+
+// Decide from the bytes: `SSC_FRAGMENT_FULL` when a top-level `mdat` box is present,
+// `SSC_FRAGMENT_MOOF_ONLY` otherwise.
+#define SSC_FRAGMENT_ANY 0
+
+// A `Fragments(...)` or `KeyFrames(...)` response: `moof` then `mdat`.
+#define SSC_FRAGMENT_FULL 1
+
+// A `FragmentInfo(...)` response: a `moof` alone.
+#define SSC_FRAGMENT_MOOF_ONLY 2
+
+// `Type="video"`.
+#define SSC_STREAM_VIDEO 0
+
+// `Type="audio"`.
+#define SSC_STREAM_AUDIO 1
+
+// `Type="text"`.
+#define SSC_STREAM_TEXT 2
 
 // Success; for a retrieve: a hit.
 #define SSC_OK 0
@@ -222,6 +442,235 @@ ssc_status ssc_open_media(struct ssc_cache *cache, const char *manifest_url);
 // `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
 ssc_status ssc_close_media(struct ssc_cache *cache, const char *manifest_url);
 
+// Parses and validates a fragment response and fills `*out` with what a player needs: sequence
+// number, track, sample count, the `tfxd` time and duration, the number of `tfrf` lookahead
+// entries, where the `moof` and the `mdat` payload are. The same checks as the cache applies
+// before it stores a fragment (box sizes consistent with the buffer, `mfhd`/`traf`/`tfhd`/`trun`
+// present, samples inside the `mdat`); the media itself is never read, so a 2 MiB fragment
+// takes microseconds. The shape is decided from the bytes: with a top-level `mdat` it must be a
+// full response (`Fragments`, `KeyFrames`), without one a `FragmentInfo` response (a `moof`
+// alone); use `ssc_fragment_inspect_as` to require one. `data` is read during the call only.
+//
+// Answers `SSC_ERR_MALFORMED` when the bytes are not a valid fragment (`ssc_last_error` says
+// why), `SSC_ERR_INVALID_ARGUMENT` for a NULL `data` or `out`; on failure `*out` is zeroed.
+// Thread-safe.
+//
+// # Safety
+// `data` is NULL or points to `len` readable bytes; `out` is NULL or writable.
+ssc_status ssc_fragment_inspect(const uint8_t *data, size_t len, struct ssc_fragment_info *out);
+
+// `ssc_fragment_inspect` with the expected shape given: `SSC_FRAGMENT_FULL` (the URL asked for
+// `Fragments` or `KeyFrames`), `SSC_FRAGMENT_MOOF_ONLY` (`FragmentInfo`), or `SSC_FRAGMENT_ANY`
+// (decide from the bytes). Bytes of the other shape are `SSC_ERR_MALFORMED`; an unknown `shape`
+// value is `SSC_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `data` is NULL or points to `len` readable bytes; `out` is NULL or writable.
+ssc_status ssc_fragment_inspect_as(const uint8_t *data,
+                                   size_t len,
+                                   ssc_fragment_shape shape,
+                                   struct ssc_fragment_info *out);
+
+// Reads `tfrf` entry `index` (`0 .. lookahead_count` of `ssc_fragment_inspect`): the start time
+// and duration of a following fragment, in the track's timescale (live content announces the
+// next fragments this way). The buffer is parsed again, as by `ssc_fragment_inspect`. Both
+// output pointers are required; on failure they are set to 0. `SSC_ERR_INVALID_ARGUMENT` for a
+// NULL argument or an index out of range, `SSC_ERR_MALFORMED` for bytes that are not a valid
+// fragment.
+//
+// # Safety
+// `data` is NULL or points to `len` readable bytes; `time_out` and `duration_out` are NULL or
+// writable.
+ssc_status ssc_fragment_lookahead(const uint8_t *data,
+                                  size_t len,
+                                  size_t index,
+                                  uint64_t *time_out,
+                                  uint64_t *duration_out);
+
+// Parses and validates a client manifest (the `.../Name.ism/Manifest` response, `.ismc`): the
+// same parser the cache uses before it stores a manifest (UTF-8 or UTF-16 text,
+// no DTD, `MajorVersion` 1 or 2, chunk timelines that follow every timing rule, limits on every
+// size). `data` is read during the call only. `manifest_url` is the URL the manifest was
+// fetched from; it is copied and used only to resolve fragment URLs
+// (`ssc_manifest_fragment_url`), textually as players do (query dropped, cut at the last
+// `/Manifest` segment). It may be NULL: everything else works, and
+// `ssc_manifest_fragment_url` then answers `SSC_ERR_INVALID_ARGUMENT`.
+//
+// On `SSC_OK`, `*out` is a manifest the caller frees with `ssc_manifest_free`; on failure it is
+// NULL. Answers `SSC_ERR_MALFORMED` when the bytes are not a valid client manifest
+// (`ssc_last_error` gives the parser's reason, e.g. `SSC_ERR_MALFORMED: manifest: stream
+// "video": c element #3 has neither t nor d`), `SSC_ERR_INVALID_ARGUMENT` for a NULL `data`
+// or `out`, or a `manifest_url` that is empty or not UTF-8. Thread-safe.
+//
+// # Safety
+// `data` is NULL or points to `len` readable bytes; `manifest_url` is NULL or NUL-terminated;
+// `out` is NULL or writable.
+ssc_status ssc_manifest_parse(const uint8_t *data,
+                              size_t len,
+                              const char *manifest_url,
+                              struct ssc_manifest **out);
+
+// Frees a manifest and every string and buffer it handed out. NULL is ignored.
+//
+// # Safety
+// `m` is NULL or a live manifest that no other thread is using, not used again afterwards.
+void ssc_manifest_free(struct ssc_manifest *m);
+
+// Fills `*out` with the manifest's figures (versions, timescale, durations, live attributes,
+// counts). `SSC_ERR_INVALID_ARGUMENT` when `m` or `out` is NULL; on failure `*out` is zeroed.
+//
+// # Safety
+// `m` is NULL or live; `out` is NULL or writable.
+ssc_status ssc_manifest_get_info(const struct ssc_manifest *m, struct ssc_manifest_info *out);
+
+// True when the manifest says `IsLive="TRUE"`; false otherwise, and for NULL.
+//
+// # Safety
+// `m` is NULL or live.
+bool ssc_manifest_is_live(const struct ssc_manifest *m);
+
+// The manifest's `TimeScale` (units per second, default 10,000,000; never 0), or 0 for NULL.
+//
+// # Safety
+// `m` is NULL or live.
+uint64_t ssc_manifest_timescale(const struct ssc_manifest *m);
+
+// The presentation duration in manifest `TimeScale` units, after the Duration=0 rule (SSTR
+// §3.1.5.1: when `Duration` is 0 or absent, the longest stream's total chunk duration scaled
+// to the manifest's `TimeScale`). 0 for NULL.
+//
+// # Safety
+// `m` is NULL or live.
+uint64_t ssc_manifest_duration(const struct ssc_manifest *m);
+
+// Number of streams (`StreamIndex` elements, at least 1), or 0 for NULL.
+//
+// # Safety
+// `m` is NULL or live.
+size_t ssc_manifest_stream_count(const struct ssc_manifest *m);
+
+// Fills `*out` with stream `stream` (a position, `0 .. ssc_manifest_stream_count()`, in
+// document order). Its strings belong to `m`. `SSC_ERR_INVALID_ARGUMENT` for a NULL argument
+// or a position out of range; on failure `*out` is zeroed.
+//
+// # Safety
+// `m` is NULL or live; `out` is NULL or writable.
+ssc_status ssc_manifest_stream(const struct ssc_manifest *m,
+                               size_t stream,
+                               struct ssc_stream_info *out);
+
+// Finds the stream whose `Name` is `name` (exact, case-sensitive) and writes its position to
+// `*stream_out`: `SSC_OK` when found, `SSC_MISS` when no stream has that name (then
+// `*stream_out` is not written). `SSC_ERR_INVALID_ARGUMENT` for NULL arguments or a `name`
+// that is not UTF-8.
+//
+// # Safety
+// `m` is NULL or live; `name` is NULL or NUL-terminated; `stream_out` is NULL or writable.
+ssc_status ssc_manifest_stream_by_name(const struct ssc_manifest *m,
+                                       const char *name,
+                                       size_t *stream_out);
+
+// Fills `*out` with quality level `quality` (a position, `0 .. quality_count`, in document
+// order — not the `Index` attribute) of stream `stream`. Its pointers belong to `m`.
+// `SSC_ERR_INVALID_ARGUMENT` for a NULL argument or a position out of range; on failure `*out`
+// is zeroed.
+//
+// # Safety
+// `m` is NULL or live; `out` is NULL or writable.
+ssc_status ssc_manifest_quality(const struct ssc_manifest *m,
+                                size_t stream,
+                                size_t quality,
+                                struct ssc_quality_info *out);
+
+// Writes the start time and duration of chunk `chunk` (`0 .. chunk_count`, after expanding
+// `r`) of stream `stream`, in that stream's `timescale` units. Both output pointers are
+// required. `SSC_ERR_INVALID_ARGUMENT` for a NULL argument or a position out of range (then
+// the outputs are set to 0). O(log runs).
+//
+// # Safety
+// `m` is NULL or live; `start_out` and `duration_out` are NULL or writable.
+ssc_status ssc_manifest_chunk(const struct ssc_manifest *m,
+                              size_t stream,
+                              size_t chunk,
+                              uint64_t *start_out,
+                              uint64_t *duration_out);
+
+// Finds the chunk of stream `stream` that starts exactly at `time` (a fragment URL's
+// `{start time}`, in the stream's units) and writes its position to `*chunk_out`: `SSC_OK` when
+// found, `SSC_MISS` when no chunk starts at `time` (then `*chunk_out` is not written).
+// `SSC_ERR_INVALID_ARGUMENT` for a NULL argument or a stream out of range. O(log runs).
+//
+// # Safety
+// `m` is NULL or live; `chunk_out` is NULL or writable.
+ssc_status ssc_manifest_find_chunk(const struct ssc_manifest *m,
+                                   size_t stream,
+                                   uint64_t time,
+                                   size_t *chunk_out);
+
+// Builds the absolute URL of chunk `chunk` of quality level `quality` of stream `stream`: the
+// stream's `Url` template expanded (`{bitrate}`, `{start time}`, `{CustomAttributes}`, both
+// spellings of each) and resolved against the `manifest_url` given to `ssc_manifest_parse`.
+// With the dash.js test manifest fetched from `http://example.test/media/movie.ism/Manifest`,
+// video level 0 chunk 1 is
+// `http://example.test/media/movie.ism/QualityLevels(3000000)/Fragments(video=19686294)`.
+//
+// On `SSC_OK`, `*url_out` is a NUL-terminated string the caller frees with `ssc_string_free`;
+// on failure it is NULL. `SSC_ERR_INVALID_ARGUMENT` for a NULL argument, a position out of
+// range, a manifest parsed without a `manifest_url`, or a stream whose template is missing or
+// lacks `{start time}`.
+//
+// # Safety
+// `m` is NULL or live; `url_out` is NULL or writable.
+ssc_status ssc_manifest_fragment_url(const struct ssc_manifest *m,
+                                     size_t stream,
+                                     size_t quality,
+                                     size_t chunk,
+                                     char **url_out);
+
+// Frees a string this library returned as owned (`ssc_manifest_fragment_url`). NULL is
+// ignored. The caller may have modified the bytes meanwhile.
+//
+// # Safety
+// `s` is NULL or such a string, not freed before and not used again.
+void ssc_string_free(char *s);
+
+// Fills `*out` with `ProtectionHeader` number `index` (`0 .. protection_count` of
+// `ssc_manifest_get_info`). Its data belongs to `m`. `SSC_ERR_INVALID_ARGUMENT` for a NULL
+// argument or an index out of range; on failure `*out` is zeroed.
+//
+// # Safety
+// `m` is NULL or live; `out` is NULL or writable.
+ssc_status ssc_manifest_protection(const struct ssc_manifest *m,
+                                   size_t index,
+                                   struct ssc_protection_info *out);
+
+// Writes the offline manifest that lists only the `n` quality levels in `keep` (the rest are
+// not cached): streams left with no level are dropped, kept levels are renumbered `Index="0"...`
+// in document order, each kept stream's `QualityLevels` count is set, and everything else
+// (chunk lists, `Protection`, custom and vendor attributes, comments) is copied byte for byte.
+// Duplicates in `keep` are allowed. The result parses again with `ssc_manifest_parse` and has
+// the same chunk timelines; persist it under the manifest URL for offline playback.
+//
+// On `SSC_OK`, `*out` holds `*len_out` bytes (UTF-8 XML, not NUL-terminated) that the caller
+// frees with `ssc_bytes_free`; on failure `*out` is NULL and `*len_out` 0.
+// `SSC_ERR_INVALID_ARGUMENT` for a NULL argument, `n == 0`, or an entry out of range.
+//
+// # Safety
+// `m` is NULL or live; `keep` is NULL or points to `n` readable entries; `out` and `len_out`
+// are NULL or writable.
+ssc_status ssc_manifest_write_subset(const struct ssc_manifest *m,
+                                     const struct ssc_quality_ref *keep,
+                                     size_t n,
+                                     uint8_t **out,
+                                     size_t *len_out);
+
+// Frees a byte buffer this library returned as owned (`ssc_manifest_write_subset`). NULL is
+// ignored.
+//
+// # Safety
+// `p` is NULL or such a buffer, not freed before and not used again.
+void ssc_bytes_free(uint8_t *p);
+
 // The body: exactly the bytes persisted, already verified against the checksum taken when they
 // were persisted. Writes its length to `*len_out` when `len_out` is not NULL. The pointer is
 // valid until `ssc_response_free` (never NULL for a live response, even when the length is 0).
@@ -265,8 +714,9 @@ const char *ssc_last_error(void);
 const char *ssc_version(void);
 
 // Starts a retrieve of `url` (the seed's BeginRetrieve). Returns a token, or NULL when the
-// arguments are unusable (NULL `cache` or `url`, `url` not UTF-8 or not an http(s) URL; see
-// `ssc_last_error`) — then the callback is never called. Never blocks on disk or network I/O
+// arguments are unusable (NULL `cache` or `url`, `url` not UTF-8 or not an http(s) URL): that
+// status is SSC_ERR_INVALID_ARGUMENT (SSC_ERR_INTERNAL after a caught panic), `ssc_last_error`
+// says why, and the callback is never called. Never blocks on disk or network I/O
 // for longer than an index look-up: a miss is answered from the index at once
 // (`ssc_token_completed_synchronously` true); a hit is read by a worker, or by `ssc_end_retrieve`
 // if no worker has started it.
@@ -283,13 +733,13 @@ struct ssc_token *ssc_begin_retrieve(struct ssc_cache *cache,
 // `SSC_MISS` with `*response_out = NULL` when nothing is cached; or an error with
 // `*response_out = NULL` — `SSC_ERR_CORRUPT` when the stored bytes failed their checksum (the
 // entry has been dropped), `SSC_ERR_IO`. The token is freed whatever this returns, except that a
-// NULL token, a persist's token or a token already ended answer `SSC_ERR_INVALID_ARGUMENT` and
-// are left alone. A NULL `response_out` still ends the token (discarding any response) and
+// NULL token or a persist's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. A NULL `response_out` still ends the token (discarding any response) and
 // answers `SSC_ERR_INVALID_ARGUMENT`. May be called on any thread, and from the callback.
 //
 // # Safety
 // `token` is NULL or a live token; `response_out` is NULL or writable.
-ssc_status ssc_end_retrieve(struct ssc_token *token, struct ssc_response **response_out);
+ssc_status ssc_end_retrieve(struct ssc_token *token,
+                            struct ssc_response **response_out);
 
 // Starts a persist of `len` bytes at `data` under `url` (the seed's BeginPersist), with
 // `content_type` (may be NULL) stored verbatim, parameters included. The bytes are validated and
@@ -297,7 +747,8 @@ ssc_status ssc_end_retrieve(struct ssc_token *token, struct ssc_response **respo
 // token, or NULL when the arguments are unusable (NULL `cache`/`url`, `data` NULL with `len > 0`,
 // strings not UTF-8, a control character in `content_type`, `url` not http(s)); every other
 // failure — `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED`, `SSC_ERR_IO` — is reported by
-// `ssc_end_persist`. What is validated: a URL ending in `/Manifest` must be a Smooth Streaming
+// `ssc_end_persist`. A NULL return means SSC_ERR_INVALID_ARGUMENT (SSC_ERR_INTERNAL after a
+// caught panic), and the callback is never called. What is validated: a URL ending in `/Manifest` must be a Smooth Streaming
 // client manifest; `/Fragments(name=time)` or `/KeyFrames(name=time)` a fragment (`moof` then
 // `mdat`, a `tfxd` time if any equal to `time`); `/FragmentInfo(name=time)` a `moof` alone;
 // anything else is stored as opaque bytes. Persisting a URL again replaces its entry
@@ -317,9 +768,8 @@ struct ssc_token *ssc_begin_persist(struct ssc_cache *cache,
 // Waits for a persist to complete (the seed's EndPersist), frees the token and answers `SSC_OK`
 // once the entry is stored as durably as the cache's durability level promises (by default it
 // survives a power cut), or the error: `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED` (nothing
-// stored), `SSC_ERR_IO`. The token is freed whatever this returns, except that a NULL token, a
-// retrieve's token or a token already ended answer `SSC_ERR_INVALID_ARGUMENT` and are left
-// alone. May be called on any thread, and from the callback.
+// stored), `SSC_ERR_IO`. The token is freed whatever this returns, except that a NULL token or
+// a retrieve's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. May be called on any thread, and from the callback.
 //
 // # Safety
 // `token` is NULL or a live token.
@@ -354,8 +804,10 @@ ssc_status ssc_token_wait(const struct ssc_token *token, int64_t timeout_ms);
 
 // A file descriptor that becomes readable (POLLIN) once the operation has completed and stays
 // readable, for poll/epoll/GLib/asyncio loops. Owned by the token: do not read, close or keep
-// it after the token is ended or freed. Made on first call (one per token); -1 with
-// `ssc_last_error` set when NULL or when no descriptor can be made (EMFILE).
+// it after the token is ended or freed (the library closes it once the token is released and
+// the operation and its callback have finished). Made on first call (one per token); -1 with
+// `ssc_last_error` set when the token is NULL (SSC_ERR_INVALID_ARGUMENT) or no descriptor can
+// be made (SSC_ERR_IO, e.g. EMFILE).
 //
 // # Safety
 // `token` is NULL or a live token.
@@ -363,7 +815,7 @@ int ssc_token_fd(const struct ssc_token *token);
 
 // Abandons a token without ending it: the operation still runs to its end (an abandoned persist
 // still stores), its callback still runs, and its resources are released then. NULL is
-// ignored; freeing a token already ended or freed is refused (see `ssc_last_error`).
+// ignored.
 //
 // # Safety
 // `token` is NULL or a live token.

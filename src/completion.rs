@@ -112,6 +112,17 @@ impl<T: Send + 'static> Completion<T> {
         c
     }
 
+    /// An operation driven from elsewhere (a network task): it completes when the returned
+    /// `Completer` is used, or with `SSC_ERR_INTERNAL` if the completer is dropped unused.
+    pub fn external(callback: Option<Callback>) -> (Completion<T>, Completer<T>) {
+        let c = Completion::new(Phase::Running, false, callback);
+        c.shared.submitted.store(true, Ordering::Release);
+        let completer = Completer {
+            shared: Some(c.shared.clone()),
+        };
+        (c, completer)
+    }
+
     fn submit(&self) {
         if !self.shared.submitted.swap(true, Ordering::AcqRel) {
             let shared = self.shared.clone();
@@ -210,6 +221,29 @@ impl<T: Send + 'static> Completion<T> {
         let raw = fd.as_raw_fd();
         st.fd = Some(fd);
         Ok(raw)
+    }
+}
+
+/// Completes an `external` completion, once.
+pub struct Completer<T: Send + 'static> {
+    shared: Option<Arc<Shared<T>>>,
+}
+
+impl<T: Send + 'static> Completer<T> {
+    pub fn complete(mut self, outcome: Result<T>) {
+        if let Some(s) = self.shared.take() {
+            s.complete(outcome);
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.shared.take() {
+            s.complete(Err(Error::internal(
+                "an operation ended without an outcome",
+            )));
+        }
     }
 }
 

@@ -321,7 +321,7 @@ fn put<T>(out: *mut T, value: T) {
 }
 
 /// Parses and validates a client manifest (the `.../Name.ism/Manifest` response, `.ismc`): the
-/// same parser the cache uses before it stores a manifest (SMOOTH.md's rules: UTF-8 or UTF-16,
+/// same parser the cache uses before it stores a manifest (UTF-8 or UTF-16 text,
 /// no DTD, `MajorVersion` 1 or 2, chunk timelines that follow every timing rule, limits on every
 /// size). `data` is read during the call only. `manifest_url` is the URL the manifest was
 /// fetched from; it is copied and used only to resolve fragment URLs
@@ -331,8 +331,8 @@ fn put<T>(out: *mut T, value: T) {
 ///
 /// On `SSC_OK`, `*out` is a manifest the caller frees with `ssc_manifest_free`; on failure it is
 /// NULL. Answers `SSC_ERR_MALFORMED` when the bytes are not a valid client manifest
-/// (`ssc_last_error` gives the parser's reason, e.g. "SSC_ERR_MALFORMED: manifest: stream
-/// \"video\": c element #3 has neither t nor d"), `SSC_ERR_INVALID_ARGUMENT` for a NULL `data`
+/// (`ssc_last_error` gives the parser's reason, e.g. `SSC_ERR_MALFORMED: manifest: stream
+/// "video": c element #3 has neither t nor d`), `SSC_ERR_INVALID_ARGUMENT` for a NULL `data`
 /// or `out`, or a `manifest_url` that is empty or not UTF-8. Thread-safe.
 ///
 /// # Safety
@@ -719,8 +719,15 @@ pub unsafe extern "C" fn ssc_manifest_fragment_url(
 /// `s` is NULL or such a string, not freed before and not used again.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_string_free(s: *mut c_char) {
-    // SAFETY: NULL or allocated by malloc in malloc_copy, freed once by contract.
-    unsafe { libc::free(s.cast()) }
+    super::boundary(
+        "ssc_string_free",
+        |_| (),
+        || {
+            // SAFETY: NULL or allocated by malloc in malloc_copy, freed once by contract.
+            unsafe { libc::free(s.cast()) };
+            Ok(())
+        },
+    )
 }
 
 /// Fills `*out` with `ProtectionHeader` number `index` (`0 .. protection_count` of
@@ -826,6 +833,13 @@ pub unsafe extern "C" fn ssc_manifest_write_subset(
 /// `p` is NULL or such a buffer, not freed before and not used again.
 #[no_mangle]
 pub unsafe extern "C" fn ssc_bytes_free(p: *mut u8) {
-    // SAFETY: NULL or allocated by malloc in malloc_copy, freed once by contract.
-    unsafe { libc::free(p.cast()) }
+    super::boundary(
+        "ssc_bytes_free",
+        |_| (),
+        || {
+            // SAFETY: NULL or allocated by malloc in malloc_copy, freed once by contract.
+            unsafe { libc::free(p.cast()) };
+            Ok(())
+        },
+    )
 }

@@ -31,7 +31,10 @@ unsafe impl Sync for HostPtr {}
 
 /// A pending operation: the IAsyncResult. Made by `ssc_begin_*`; released by the matching
 /// `ssc_end_*` (always, whatever it returns) or abandoned with `ssc_token_free`. It may be
-/// polled, waited on and ended from any thread, but ended or freed exactly once.
+/// polled, waited on and ended from any thread, but ended or freed exactly once: a second end or
+/// free is refused with SSC_ERR_INVALID_ARGUMENT only while the library still holds the token
+/// (its operation or callback has not finished); after that the token's memory is gone and a
+/// second call is undefined behaviour, as with any freed handle.
 pub struct ssc_token {
     op: OnceCell<Op>,
     state: HostPtr,
@@ -93,8 +96,9 @@ unsafe fn release(p: *mut ssc_token) -> Result<Arc<ssc_token>> {
 }
 
 /// Starts a retrieve of `url` (the seed's BeginRetrieve). Returns a token, or NULL when the
-/// arguments are unusable (NULL `cache` or `url`, `url` not UTF-8 or not an http(s) URL; see
-/// `ssc_last_error`) — then the callback is never called. Never blocks on disk or network I/O
+/// arguments are unusable (NULL `cache` or `url`, `url` not UTF-8 or not an http(s) URL): that
+/// status is SSC_ERR_INVALID_ARGUMENT (SSC_ERR_INTERNAL after a caught panic), `ssc_last_error`
+/// says why, and the callback is never called. Never blocks on disk or network I/O
 /// for longer than an index look-up: a miss is answered from the index at once
 /// (`ssc_token_completed_synchronously` true); a hit is read by a worker, or by `ssc_end_retrieve`
 /// if no worker has started it.
@@ -131,8 +135,7 @@ pub unsafe extern "C" fn ssc_begin_retrieve(
 /// `SSC_MISS` with `*response_out = NULL` when nothing is cached; or an error with
 /// `*response_out = NULL` — `SSC_ERR_CORRUPT` when the stored bytes failed their checksum (the
 /// entry has been dropped), `SSC_ERR_IO`. The token is freed whatever this returns, except that a
-/// NULL token, a persist's token or a token already ended answer `SSC_ERR_INVALID_ARGUMENT` and
-/// are left alone. A NULL `response_out` still ends the token (discarding any response) and
+/// NULL token or a persist's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. A NULL `response_out` still ends the token (discarding any response) and
 /// answers `SSC_ERR_INVALID_ARGUMENT`. May be called on any thread, and from the callback.
 ///
 /// # Safety
@@ -178,7 +181,8 @@ pub unsafe extern "C" fn ssc_end_retrieve(
 /// token, or NULL when the arguments are unusable (NULL `cache`/`url`, `data` NULL with `len > 0`,
 /// strings not UTF-8, a control character in `content_type`, `url` not http(s)); every other
 /// failure — `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED`, `SSC_ERR_IO` — is reported by
-/// `ssc_end_persist`. What is validated: a URL ending in `/Manifest` must be a Smooth Streaming
+/// `ssc_end_persist`. A NULL return means SSC_ERR_INVALID_ARGUMENT (SSC_ERR_INTERNAL after a
+/// caught panic), and the callback is never called. What is validated: a URL ending in `/Manifest` must be a Smooth Streaming
 /// client manifest; `/Fragments(name=time)` or `/KeyFrames(name=time)` a fragment (`moof` then
 /// `mdat`, a `tfxd` time if any equal to `time`); `/FragmentInfo(name=time)` a `moof` alone;
 /// anything else is stored as opaque bytes. Persisting a URL again replaces its entry
@@ -232,9 +236,8 @@ pub unsafe extern "C" fn ssc_begin_persist(
 /// Waits for a persist to complete (the seed's EndPersist), frees the token and answers `SSC_OK`
 /// once the entry is stored as durably as the cache's durability level promises (by default it
 /// survives a power cut), or the error: `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED` (nothing
-/// stored), `SSC_ERR_IO`. The token is freed whatever this returns, except that a NULL token, a
-/// retrieve's token or a token already ended answer `SSC_ERR_INVALID_ARGUMENT` and are left
-/// alone. May be called on any thread, and from the callback.
+/// stored), `SSC_ERR_IO`. The token is freed whatever this returns, except that a NULL token or
+/// a retrieve's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. May be called on any thread, and from the callback.
 ///
 /// # Safety
 /// `token` is NULL or a live token.
@@ -332,8 +335,10 @@ pub unsafe extern "C" fn ssc_token_wait(token: *const ssc_token, timeout_ms: i64
 
 /// A file descriptor that becomes readable (POLLIN) once the operation has completed and stays
 /// readable, for poll/epoll/GLib/asyncio loops. Owned by the token: do not read, close or keep
-/// it after the token is ended or freed. Made on first call (one per token); -1 with
-/// `ssc_last_error` set when NULL or when no descriptor can be made (EMFILE).
+/// it after the token is ended or freed (the library closes it once the token is released and
+/// the operation and its callback have finished). Made on first call (one per token); -1 with
+/// `ssc_last_error` set when the token is NULL (SSC_ERR_INVALID_ARGUMENT) or no descriptor can
+/// be made (SSC_ERR_IO, e.g. EMFILE).
 ///
 /// # Safety
 /// `token` is NULL or a live token.
@@ -355,7 +360,7 @@ pub unsafe extern "C" fn ssc_token_fd(token: *const ssc_token) -> std::ffi::c_in
 
 /// Abandons a token without ending it: the operation still runs to its end (an abandoned persist
 /// still stores), its callback still runs, and its resources are released then. NULL is
-/// ignored; freeing a token already ended or freed is refused (see `ssc_last_error`).
+/// ignored.
 ///
 /// # Safety
 /// `token` is NULL or a live token.

@@ -4,12 +4,13 @@
 //! [`Manifest::parse`] is what the cache calls before it stores a manifest. It accepts what
 //! real players accept and refuses what would put a client in its Final state:
 //!
-//! - XML 1.0 in UTF-8 (a UTF-8 BOM is skipped; UTF-16 with a BOM or a `<?xml` start, as
-//!   some Expression Encoder `.ismc` files are, is converted to UTF-8 first). A DTD
-//!   (`<!DOCTYPE`, hence any entity declaration) is refused, never expanded; only the five
-//!   predefined entities and character references are resolved, any other `&name;` is
-//!   refused. Malformed XML (mismatched tags, duplicate attributes, text outside the root)
-//!   is refused.
+//! - XML 1.0 in UTF-8 (a UTF-8 BOM is skipped, a second one refused; UTF-16 with a BOM or a
+//!   `<?xml` start, as some Expression Encoder `.ismc` files are, is converted to UTF-8
+//!   first). A DTD (`<!DOCTYPE`, hence any entity declaration) is refused, never expanded;
+//!   only the five predefined entities and character references are resolved, any other
+//!   `&name;` is refused. Malformed XML (mismatched tags, duplicate attributes, attributes
+//!   not separated by whitespace or with names that are not XML Names, unquoted values, `<`
+//!   in a value, text outside the root) is refused.
 //! - The root is `SmoothStreamingMedia` with `MajorVersion` 1 or 2 (the spec says 2, real
 //!   content carries 1), at least one `StreamIndex`, each with at least one `QualityLevel`
 //!   and a `c` list that follows every timing rule (see [`super::timeline`]). Stream names
@@ -255,6 +256,11 @@ impl Manifest {
             );
         }
         let text = to_utf8(data)?;
+        // The XML reader would skip this one too, without counting it in its positions, and
+        // write_subset's offsets into the kept text would then be wrong.
+        if text.starts_with('\u{FEFF}') {
+            bail!("manifest starts with a second byte order mark (U+FEFF before the XML)");
+        }
         let mut manifest = Parser::default().run(&text)?;
         manifest.source = Source(Arc::from(text.as_ref()));
         Ok(manifest)
@@ -424,6 +430,7 @@ impl<'a> Attrs<'a> {
     /// element.
     fn read(&mut self, e: &'a BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<()> {
         let element = self.element;
+        check_tag_syntax(e, element)?;
         let attrs = self;
         // quick-xml's duplicate check allocates per element; the same check is done below
         // on the inline list, which costs nothing extra.
@@ -524,6 +531,84 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// XML 1.0 well-formedness of a start tag (`tag`: its text after '<', before '>' or "/>")
+/// that quick-xml's attribute reader does not check — it reads `a="1"b="2"` and
+/// `a="1"=b="2"` (a key "=b"). The element and attribute names must be XML Names (non-ASCII
+/// characters are allowed, not classified), every attribute is preceded by whitespace, and
+/// values are quoted and hold no '<'. The offline manifest writer relies on this to find an
+/// attribute in a tag the parser accepted.
+fn check_tag_syntax(tag: &[u8], element: &str) -> Result<()> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let name_start = |b: &u8| b.is_ascii_alphabetic() || matches!(b, b'_' | b':') || *b >= 0x80;
+    let name_char = |b: &u8| name_start(b) || b.is_ascii_digit() || matches!(b, b'-' | b'.');
+    let skip = |i: &mut usize, f: &dyn Fn(&u8) -> bool| {
+        while tag.get(*i).is_some_and(f) {
+            *i += 1;
+        }
+    };
+    // Only for messages.
+    let element = || truncate(element);
+    if !tag.first().is_some_and(name_start) {
+        bail!("<{}>: the element name is not an XML name", element());
+    }
+    let mut i = 1;
+    skip(&mut i, &name_char);
+    if tag.get(i).is_some_and(|b| !ws(b)) {
+        bail!("<{}>: the element name is not an XML name", element());
+    }
+    loop {
+        let gap = i;
+        skip(&mut i, &ws);
+        let Some(first) = tag.get(i) else {
+            return Ok(());
+        };
+        if i == gap {
+            bail!(
+                "<{}>: malformed attribute: attributes must be separated by whitespace",
+                element()
+            );
+        }
+        if !name_start(first) {
+            bail!(
+                "<{}>: malformed attribute: its name is not an XML name",
+                element()
+            );
+        }
+        skip(&mut i, &name_char);
+        skip(&mut i, &ws);
+        if tag.get(i) != Some(&b'=') {
+            bail!(
+                "<{}>: malformed attribute: a name without =\"value\"",
+                element()
+            );
+        }
+        i += 1;
+        skip(&mut i, &ws);
+        let quote = match tag.get(i) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => bail!(
+                "<{}>: malformed attribute: a value is not quoted",
+                element()
+            ),
+        };
+        i += 1;
+        let rest = tag.get(i..).unwrap_or(&[]);
+        let Some(len) = rest.iter().position(|&b| b == quote) else {
+            bail!(
+                "<{}>: malformed attribute: a value is not closed",
+                element()
+            );
+        };
+        if rest[..len].contains(&b'<') {
+            bail!(
+                "<{}>: malformed attribute: '<' in a value (write &lt;)",
+                element()
+            );
+        }
+        i += len + 1;
+    }
+}
+
 /// The usual shape of a `c` tag's attributes (`tag`: the text after the name `c`), read
 /// without an attribute reader: only `t`, `d`, `r`, `n`, each at most once, each a plain
 /// decimal number in double quotes that fits (`n` in a `u32`), separated by XML whitespace.
@@ -585,6 +670,7 @@ fn simple_chunk_attrs(tag: &[u8]) -> Option<RawChunk> {
 /// order, with the same messages: limits, malformed or duplicate attributes, every value
 /// unescaped, then strict numbers for `t`, `d`, `r` and `n` (a `u32`; its order is not relied
 /// upon).
+#[inline(never)]
 fn chunk_attrs(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<RawChunk> {
     const NAMES: [&str; 4] = ["t", "d", "r", "n"];
     // Values of t, d, r, n (unescaped). A value without '&' is its bytes: the document is
@@ -592,6 +678,7 @@ fn chunk_attrs(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<RawChunk> {
     let mut known: [Option<std::borrow::Cow<'_, [u8]>>; 4] = Default::default();
     // Names of other attributes, for the duplicate check (rare: allocates only then).
     let mut others: Vec<&[u8]> = Vec::new();
+    check_tag_syntax(e, "c")?;
     for (count, attr) in e.attributes().with_checks(false).enumerate() {
         if count >= MAX_ATTRIBUTES_PER_ELEMENT {
             bail!(
@@ -856,6 +943,12 @@ impl Parser {
             })?;
             return Ok(Ctx::Chunk);
         }
+        self.open_element(e, reader)
+    }
+
+    /// Every element but `c`: kept out of line so that the `c` path above stays small.
+    #[inline(never)]
+    fn open_element(&mut self, e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Ctx> {
         let mut attrs = Attrs::new(e);
         attrs.read(e, reader)?;
         let name = e.name();
@@ -1880,6 +1973,35 @@ mod tests {
         assert!(Manifest::parse(&bad).is_err());
     }
 
+    /// Found by fuzzing (`fuzz/`, target `manifest`): a manifest starting with two UTF-8 BOMs
+    /// parsed (`to_utf8` removed one, quick-xml silently skipped the other without counting it
+    /// in its positions), and `write_subset` then spliced its edits 3 bytes off, writing
+    /// `</Protection QualityLevels="1">`. A second BOM is text before the XML: refused.
+    #[test]
+    fn a_second_byte_order_mark_is_refused() {
+        let text = String::from_utf8(read(FFMPEG)).unwrap();
+        let mut two = b"\xEF\xBB\xBF\xEF\xBB\xBF".to_vec();
+        two.extend_from_slice(text.as_bytes());
+        assert_err_contains(&Manifest::parse(&two).unwrap_err().0, "byte order mark");
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(
+            "\u{FEFF}<?xml version=\"1.0\"?>"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        );
+        assert_err_contains(&Manifest::parse(&le).unwrap_err().0, "byte order mark");
+        // One BOM: fine, and write_subset's edits land where they belong.
+        let body = "<Protection><ProtectionHeader SystemID=\"9A04F079-9840-4286-AB92-E65BE0885F95\">aGVsbG8=</ProtectionHeader></Protection>";
+        let mut one = b"\xEF\xBB\xBF".to_vec();
+        one.extend_from_slice(doc(V2, &format!("{body}{VIDEO}")).as_bytes());
+        let m = Manifest::parse(&one).unwrap();
+        let out = m.write_subset(&[(0, 0)]).unwrap();
+        let s = Manifest::parse(&out).unwrap();
+        assert_eq!(s.protection, m.protection);
+        assert_eq!(s.streams[0].declared_quality_levels, Some(1));
+        assert!(String::from_utf8(out).unwrap().contains("</Protection>"));
+    }
+
     #[test]
     fn fragment_url_rules() {
         let body = r#"<StreamIndex Type="video" Url="QualityLevels({bitrate},{CustomAttributes})/Fragments(video={start_time})">
@@ -2057,6 +2179,52 @@ mod tests {
         // Escaped values and vendor attributes on c still parse (the general path).
         let body = VIDEO.replace(r#"<c d="10"/>"#, r#"<c d="1&#48;" acme:x="&lt;" n='0'/>"#);
         assert_eq!(ok(V2, &body).streams[0].chunk(0), Some((0, 10)));
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `manifest`): quick-xml reads `Type="video"=Name="cam"`
+    /// as two attributes (the second named "=Name"), so such a manifest parsed, and then
+    /// `write_subset` failed on it ("cannot read the start tag"). Not well-formed XML: refused.
+    #[test]
+    fn attributes_must_be_well_formed() {
+        let crash = r#"<StreamIndex Type="video"=Name="cam" Url="QualityLevels({bitrate})/Fragments(cam={start_time})">
+<QualityLevel Index="7" Bitrate="307200"/><c d="1"/></StreamIndex>"#;
+        assert_err_contains(&err(V2, crash), "malformed attribute");
+        for (from, to) in [
+            (r#"Type="video""#, r#"Type="video"Name="v""#),
+            (r#"Type="video""#, r#"Type="video" =x="1""#),
+            (r#"Type="video""#, r#"Type="video" 1x="1""#),
+            (r#"Type="video""#, r#"Type="video" x"#),
+            (r#"Type="video""#, r#"Type="video" x=1"#),
+            (r#"Type="video""#, r#"Type="video" x="<""#),
+            (r#"Bitrate="1000""#, r#"Bitrate="1000"Index="0""#),
+            (r#"<c d="10"/>"#, r#"<c d="10"t="0"/>"#),
+            (r#"<c d="10"/>"#, r#"<c d="10" x="1"y="2"/>"#),
+            (r#"<c d="10"/>"#, r#"<c d="10" =t="0"/>"#),
+            (r#"<c d="10"/>"#, r#"<c d="10"><g a="1"b="2"/></c>"#),
+        ] {
+            let body = VIDEO.replace(from, to);
+            assert_ne!(body, VIDEO);
+            let e = err(V2, &body);
+            assert!(
+                e.contains("malformed attribute") || e.contains("not well-formed"),
+                "{to}: {e}"
+            );
+        }
+        assert_err_contains(
+            &err(V2, &format!("<a=b/>{VIDEO}")),
+            "element name is not an XML name",
+        );
+        // What XML allows still parses: any whitespace, single quotes, spaces around '=',
+        // names with ':', '-', '.', '_' and non-ASCII letters; and write_subset reads it.
+        let body = VIDEO.replace(
+            r#"Type="video""#,
+            "Type = 'video'\n\tacme:x-y.z_='1' é='2' ",
+        );
+        let m = ok(&format!(r#"{V2} xmlns:acme="urn:a""#), &body);
+        let out = m.write_subset(&[(0, 0)]).unwrap();
+        let s = Manifest::parse(&out).unwrap();
+        assert_eq!(s.streams[0].quality_levels, m.streams[0].quality_levels);
+        assert_eq!(s.streams[0].timeline, m.streams[0].timeline);
     }
 
     /// `simple_chunk_attrs` is a shortcut: whatever it accepts, `chunk_attrs` must read the
