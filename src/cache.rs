@@ -1,25 +1,42 @@
 //! The Rust API: `Cache::begin_retrieve` / `begin_persist` and the rest of API.md, joining the
 //! key, the protocol validation (`smooth`), the store and completions.
 
-use crate::completion::{Callback, Completion};
+use crate::completion::{Callback, Completer, Completion};
 use crate::error::{Error, Result, Status};
+use crate::fetch::http;
 use crate::key::{IgnoreParams, Key, RequestKind};
 use crate::smooth::fragment::{Fragment, FragmentShape};
 use crate::smooth::manifest::Manifest;
 use crate::store::{entry, Durability, Eviction, Store};
+use once_cell::sync::OnceCell;
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-/// A stored response: the bytes exactly as persisted, verified against their checksum.
+/// A stored response: the bytes exactly as persisted, verified against their checksum (or, from
+/// a fetch-through miss, exactly as the origin sent them). Cheap to clone.
+#[derive(Clone)]
 pub struct Response {
-    buf: Vec<u8>,
+    buf: Arc<Vec<u8>>,
     body: std::ops::Range<usize>,
-    content_type: Option<CString>,
+    content_type: Option<Arc<CString>>,
 }
 
 impl Response {
+    pub(crate) fn new(buf: Arc<Vec<u8>>, content_type: Option<&str>) -> Response {
+        let body = 0..buf.len();
+        Response {
+            buf,
+            body,
+            content_type: content_type
+                .and_then(|c| CString::new(c).ok())
+                .map(Arc::new),
+        }
+    }
+
     pub fn body(&self) -> &[u8] {
         &self.buf[self.body.clone()]
     }
@@ -30,7 +47,7 @@ impl Response {
 
     /// The content type as a C string (NUL-terminated).
     pub fn content_type_cstr(&self) -> Option<&std::ffi::CStr> {
-        self.content_type.as_deref()
+        self.content_type.as_deref().map(CString::as_c_str)
     }
 
     pub fn content_length(&self) -> u64 {
@@ -70,11 +87,14 @@ struct Counters {
     corrupt: AtomicU64,
 }
 
-struct Inner {
-    store: Store,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
     durability: AtomicU8,
     eviction: AtomicU8,
     counters: Counters,
+    /// Fetch-through downloads in progress, by key: every fetch of a key joins the one download.
+    flights: Mutex<HashMap<u128, Vec<Completer<Response>>>>,
+    http: OnceCell<reqwest::Client>,
 }
 
 /// An open cache directory. Cloning shares the handle; the directory is released when the last
@@ -146,15 +166,14 @@ impl Cache {
                 durability: AtomicU8::new(0),
                 eviction: AtomicU8::new(0),
                 counters: Counters::default(),
+                flights: Mutex::new(HashMap::new()),
+                http: OnceCell::new(),
             }),
         })
     }
 
     pub fn durability(&self) -> Durability {
-        match self.inner.durability.load(Ordering::Relaxed) {
-            1 => Durability::Process,
-            _ => Durability::Power,
-        }
+        self.inner.durability()
     }
 
     pub fn set_durability(&self, d: Durability) {
@@ -166,10 +185,7 @@ impl Cache {
     }
 
     pub fn eviction(&self) -> Eviction {
-        match self.inner.eviction.load(Ordering::Relaxed) {
-            1 => Eviction::Lru,
-            _ => Eviction::None,
-        }
+        self.inner.eviction()
     }
 
     pub fn set_eviction(&self, e: Eviction) {
@@ -222,17 +238,8 @@ impl Cache {
     ) -> Result<Completion<()>> {
         check_content_type(content_type)?;
         let eviction = self.eviction();
-        let (key, fits) = {
-            let (st, caught_up) = self.inner.store.lock_and_catch_up();
-            let key = Key::parse(url, st.ignore())?;
-            let size = entry::encoded_len(key.as_str(), content_type, data.len());
-            let fits = caught_up.and_then(|()| Store::check_fits(&st, key.hash(), size, eviction));
-            (key, fits)
-        };
-        let prepared = fits
-            .and_then(|()| validate(&key, data))
-            .and_then(|()| self.inner.store.write_temp(&key, content_type, data, 0));
-        let mut prepared = match prepared {
+        let key = self.key(url)?;
+        let mut prepared = match self.inner.prepare(&key, content_type, data, 0, eviction) {
             Ok(p) => p,
             Err(e) => {
                 bump(&self.inner.counters.rejected);
@@ -274,6 +281,50 @@ impl Cache {
             },
             callback,
         ))
+    }
+
+    /// Starts a fetch-through: a hit is answered from the store; a miss is downloaded from the
+    /// origin (with `url` as given, signed query and all), validated, stored and answered.
+    /// Concurrent fetches of one key share one download. `Err` only when `url` is unusable.
+    pub fn begin_fetch(
+        &self,
+        url: &str,
+        callback: Option<Callback>,
+    ) -> Result<Completion<Response>> {
+        let (key, meta) = {
+            let (mut st, caught_up) = self.inner.store.lock_and_catch_up();
+            let key = Key::parse(url, st.ignore())?;
+            if let Err(e) = caught_up {
+                return Ok(Completion::finished(Err(e), callback));
+            }
+            let meta = Store::lookup(&mut st, key.hash());
+            (key, meta)
+        };
+        let inner = self.inner.clone();
+        let url = url.to_owned();
+        if meta.is_some() {
+            return Ok(Completion::deferred(
+                move || match inner.load(&key)? {
+                    Some(r) => Ok(r),
+                    // Removed between the look-up and the read: fetch it after all.
+                    None => {
+                        let (c, completer) = Completion::external(None);
+                        inner.join_flight(url, key, completer);
+                        c.take()
+                    }
+                },
+                callback,
+            ));
+        }
+        bump(&self.inner.counters.misses);
+        let (c, completer) = Completion::external(callback);
+        inner.join_flight(url, key, completer);
+        Ok(c)
+    }
+
+    /// begin + end in one call.
+    pub fn fetch(&self, url: &str) -> Result<Response> {
+        self.begin_fetch(url, None)?.take()
     }
 
     /// begin + end in one call.
@@ -336,6 +387,31 @@ impl Cache {
         self.inner.store.verify()
     }
 
+    pub(crate) fn inner_client(&self) -> Result<reqwest::Client> {
+        self.inner.client().cloned()
+    }
+
+    pub(crate) fn load_key(&self, key: &Key) -> Result<Option<Response>> {
+        self.inner.load(key)
+    }
+
+    /// Stores bytes now (blocking), with entry flags and a durability of the caller's choosing.
+    pub(crate) fn store_key(
+        &self,
+        key: &Key,
+        content_type: Option<&str>,
+        data: &[u8],
+        flags: u8,
+        durability: Durability,
+    ) -> Result<()> {
+        self.inner
+            .store_now(key, content_type, data, flags, durability)
+    }
+
+    pub(crate) fn ignore_params(&self) -> Result<IgnoreParams> {
+        Ok(self.inner.store.synced()?.ignore().clone())
+    }
+
     /// The store underneath (for tools and tests).
     pub fn store(&self) -> &Store {
         &self.inner.store
@@ -343,17 +419,123 @@ impl Cache {
 }
 
 impl Inner {
-    fn load(&self, key: &Key) -> Result<Option<Response>> {
+    /// Checks the quota (this process's view), validates, and writes the temp file.
+    fn prepare(
+        &self,
+        key: &Key,
+        content_type: Option<&str>,
+        data: &[u8],
+        flags: u8,
+        eviction: Eviction,
+    ) -> Result<crate::store::Prepared> {
+        {
+            let st = self.store.synced()?;
+            let size = entry::encoded_len(key.as_str(), content_type, data.len());
+            Store::check_fits(&st, key.hash(), size, eviction)?;
+        }
+        validate(key, data)?;
+        self.store.write_temp(key, content_type, data, flags)
+    }
+
+    /// Stores bytes now, waiting for the directory if another process holds it.
+    pub(crate) fn store_now(
+        &self,
+        key: &Key,
+        content_type: Option<&str>,
+        data: &[u8],
+        flags: u8,
+        durability: Durability,
+    ) -> Result<()> {
+        let eviction = self.eviction();
+        let r = self
+            .prepare(key, content_type, data, flags, eviction)
+            .and_then(|mut p| self.store.commit(&mut p, durability, eviction, true));
+        bump(if r.is_ok() {
+            &self.counters.persists
+        } else {
+            &self.counters.rejected
+        });
+        r.map(|_| ())
+    }
+
+    pub(crate) fn durability(&self) -> Durability {
+        match self.durability.load(Ordering::Relaxed) {
+            1 => Durability::Process,
+            _ => Durability::Power,
+        }
+    }
+
+    fn eviction(&self) -> Eviction {
+        match self.eviction.load(Ordering::Relaxed) {
+            1 => Eviction::Lru,
+            _ => Eviction::None,
+        }
+    }
+
+    /// The shared HTTP client (default options).
+    pub(crate) fn client(&self) -> Result<&reqwest::Client> {
+        self.http
+            .get_or_try_init(|| http::client(&http::HttpOptions::default()))
+    }
+
+    /// Adds `completer` to the download of `key`, starting one if none is under way.
+    fn join_flight(self: &Arc<Self>, url: String, key: Key, completer: Completer<Response>) {
+        {
+            let mut flights = self.flights.lock();
+            if let Some(waiters) = flights.get_mut(&key.hash()) {
+                waiters.push(completer);
+                return;
+            }
+            flights.insert(key.hash(), vec![completer]);
+        }
+        let inner = self.clone();
+        http::runtime().spawn(async move {
+            let outcome = inner.fetch_and_store(&url, &key).await;
+            let waiters = inner.flights.lock().remove(&key.hash()).unwrap_or_default();
+            for w in waiters {
+                w.complete(outcome.clone());
+            }
+        });
+    }
+
+    /// Downloads, validates and stores one URL; answers with what the origin sent. Bytes that do
+    /// not fit the quota are still answered (the player needs them), only not stored.
+    async fn fetch_and_store(self: &Arc<Self>, url: &str, key: &Key) -> Result<Response> {
+        let client = self.client()?.clone();
+        let max = if key.kind() == RequestKind::Manifest {
+            http::MAX_MANIFEST_BYTES
+        } else {
+            http::MAX_FRAGMENT_BYTES
+        };
+        let got = http::get(&client, url, &http::HttpOptions::default(), max, None).await?;
+        validate(key, &got.body)?;
+        let body = Arc::new(got.body);
+        let inner = self.clone();
+        let (k, b, ct) = (key.clone(), body.clone(), got.content_type.clone());
+        let stored = tokio::task::spawn_blocking(move || {
+            inner.store_now(&k, ct.as_deref(), &b, 0, inner.durability())
+        })
+        .await;
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.status == Status::QuotaExceeded || e.status == Status::Io => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(Error::internal(format!("storing a fetched body: {e}"))),
+        }
+        Ok(Response::new(body, got.content_type.as_deref()))
+    }
+
+    pub(crate) fn load(&self, key: &Key) -> Result<Option<Response>> {
         match self.store.read(key.as_str(), key.hash()) {
             Ok(Some(l)) => {
                 bump(&self.counters.hits);
                 let content_type = l.content_type.clone().map(|r| {
                     // Content types are checked for control characters on persist, and the
                     // header checksum vouches for the bytes: no NUL inside.
-                    CString::new(&l.buf[r]).unwrap_or_default()
+                    Arc::new(CString::new(&l.buf[r]).unwrap_or_default())
                 });
                 Ok(Some(Response {
-                    buf: l.buf,
+                    buf: Arc::new(l.buf),
                     body: l.body,
                     content_type,
                 }))

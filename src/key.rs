@@ -124,7 +124,25 @@ impl Key {
         }
     }
 
+    /// The key of the record describing the download of this manifest's presentation. Canonical
+    /// URLs never hold `#`, so no request can name it; it sits in the presentation's directory.
+    pub fn presentation_record(&self) -> Key {
+        let canonical = format!("{}#smoothcache-presentation", self.canonical);
+        let hash = hash_key(&canonical);
+        Key {
+            canonical,
+            path_start: self.path_start,
+            path_end: self.path_end,
+            hash,
+        }
+    }
+
     pub fn kind(&self) -> RequestKind {
+        if self.canonical.len() > self.path_end && self.canonical.as_bytes()[self.path_end] == b'#'
+        {
+            // An internal record, not a request.
+            return RequestKind::Other;
+        }
         classify(self.path())
     }
 }

@@ -10,6 +10,8 @@ pub mod cache;
 pub mod completion;
 /// cbindgen:ignore
 pub mod error;
+/// cbindgen:ignore
+pub mod fetch;
 pub mod ffi;
 /// cbindgen:ignore
 pub mod key;

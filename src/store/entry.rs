@@ -13,7 +13,11 @@ use twox_hash::XxHash3_64;
 pub(crate) const MAGIC: &[u8; 4] = b"SSCE";
 pub(crate) const VERSION: u8 = 1;
 const FIXED: usize = 48;
+/// Never evicted (stored by a whole-presentation download).
 pub(crate) const FLAG_PINNED: u8 = 1;
+/// A presentation record (what a download selected and whether it is complete); with
+/// `FLAG_PINNED`, every entry under its presentation is protected from eviction.
+pub(crate) const FLAG_PRESENTATION: u8 = 2;
 /// Smallest number of bytes that can hold a header; enough to tell an entry from a foreign file.
 pub(crate) const MIN_HEADER: usize = FIXED + 8;
 /// Content types and keys longer than this are refused when persisting, so a header is bounded.

@@ -330,21 +330,56 @@ impl State {
     }
 
     /// Directories that belong to an open presentation (their entries are not evicted).
+    /// Directories of open presentations and of pinned (downloaded) ones.
     fn protected_dirs(&self) -> HashSet<u32> {
+        let pinned = entry::FLAG_PRESENTATION | entry::FLAG_PINNED;
+        let mut bases: Vec<&str> = self.opens.keys().map(|(_, b)| b.as_str()).collect();
+        bases.extend(
+            self.entries
+                .values()
+                .filter(|m| m.flags & pinned == pinned)
+                .map(|m| self.dirs.get(m.dir as usize).map_or("", |d| d)),
+        );
         let mut out = HashSet::new();
-        if self.opens.is_empty() {
+        if bases.is_empty() {
             return out;
         }
         for (i, d) in self.dirs.iter().enumerate() {
-            if self
-                .opens
-                .keys()
-                .any(|(_, base)| d.starts_with(base.as_str()))
-            {
+            if bases.iter().any(|base| d.starts_with(base)) {
                 out.insert(i as u32);
             }
         }
         out
+    }
+
+    /// Entries whose directory lies under `base`: (hash, meta) pairs.
+    pub fn entries_under(&self, base: &str) -> Vec<(u128, Meta)> {
+        let dirs: HashSet<u32> = self
+            .dirs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.starts_with(base))
+            .map(|(i, _)| i as u32)
+            .collect();
+        self.entries
+            .iter()
+            .filter(|(_, m)| dirs.contains(&m.dir))
+            .map(|(h, m)| (*h, *m))
+            .collect()
+    }
+
+    /// Hashes of the presentation records.
+    pub fn presentation_records(&self) -> Vec<u128> {
+        self.entries
+            .iter()
+            .filter(|(_, m)| m.flags & entry::FLAG_PRESENTATION != 0)
+            .map(|(h, _)| *h)
+            .collect()
+    }
+
+    /// Whether an entry is stored, without touching its recency.
+    pub fn contains(&self, hash: u128) -> Option<Meta> {
+        self.entries.get(&hash).copied()
     }
 
     /// Least recently used evictable entries freeing at least `need` bytes, or None.
@@ -1157,6 +1192,59 @@ impl Store {
             self.append(st, &[Record::Del { hash }])?;
             Ok(true)
         })
+    }
+
+    /// Removes every entry under `base` (a presentation): (entries, bytes) removed.
+    pub fn remove_under(&self, base: &str) -> Result<(u64, u64)> {
+        self.locked(|st| {
+            let victims = st.entries_under(base);
+            let mut recs = Vec::with_capacity(victims.len());
+            let (mut n, mut bytes) = (0, 0);
+            let mut first_err = None;
+            for (h, m) in victims {
+                let path = self.entry_path(h);
+                match fault(Site::Unlink).and_then(|()| fs::remove_file(&path)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        first_err.get_or_insert_with(|| io_err("cannot remove", &path, e));
+                        continue;
+                    }
+                }
+                recs.push(Record::Del { hash: h });
+                n += 1;
+                bytes += m.size;
+            }
+            self.append(st, &recs)?;
+            first_err.map_or(Ok((n, bytes)), Err)
+        })
+    }
+
+    /// Reads an entry by hash whatever its key: (key, content type, body), verified.
+    pub fn read_any(&self, hash: u128) -> Result<Option<(String, Vec<u8>)>> {
+        let path = self.entry_path(hash);
+        let buf = match fault(Site::Read).and_then(|()| fs::read(&path)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("cannot read", &path, e)),
+        };
+        match entry::decode_entry(&buf) {
+            Ok((h, body)) => Ok(Some((h.key.to_owned(), buf[body].to_vec()))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Flushes everything written to the cache's file system (the end of a bulk download at the
+    /// power level: one flush instead of one per entry).
+    pub fn flush_all(&self) -> Result<()> {
+        let f = File::open(&self.root).map_err(|e| io_err("cannot open", &self.root, e))?;
+        fault(Site::Fsync).map_err(|e| io_err("cannot flush", &self.root, e))?;
+        // SAFETY: syncfs on a descriptor we own.
+        if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io_err("cannot flush", &self.root, e));
+        }
+        Ok(())
     }
 
     /// Removes every entry (pinned ones and those of open presentations included).

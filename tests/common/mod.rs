@@ -95,3 +95,4 @@ pub fn tempdir() -> tempfile::TempDir {
         .tempdir()
         .expect("cannot make a temp dir")
 }
+pub mod origin;
