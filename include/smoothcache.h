@@ -27,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// `ssc_cache_verify_presentation` flag: download again what is missing or damaged.
+#define SSC_VERIFY_REPAIR 1
+
 // An open cache directory. Made by `ssc_cache_open`, freed by `ssc_cache_close`. May be used
 // from any number of threads at once. Tokens and responses outlive it.
 typedef struct ssc_cache ssc_cache;
@@ -36,6 +39,10 @@ typedef struct ssc_cache ssc_cache;
 // hands out (in `ssc_stream_info`, `ssc_quality_info`, `ssc_protection_info`) is owned by it and
 // stays valid until `ssc_manifest_free`.
 typedef struct ssc_manifest ssc_manifest;
+
+// A snapshot of the cache's downloaded presentations (`ssc_cache_list_presentations`). Owned
+// by the caller; free it with `ssc_presentation_list_free`. Immutable; any thread.
+typedef struct ssc_presentation_list ssc_presentation_list;
 
 // A stored response returned by `ssc_end_retrieve` on a hit. Owned by the caller; free it with
 // `ssc_response_free`. It stays valid, bytes included, whatever happens to the cache meanwhile
@@ -82,6 +89,78 @@ typedef int32_t ssc_durability;
 
 // Eviction policy (`ssc_cache_set_eviction`).
 typedef int32_t ssc_eviction;
+
+// Called once when an operation has completed, on a library thread (never inside `begin_*`),
+// with the token and the `state` given to `begin_*`. It may call the matching `ssc_end_*` on
+// the token; from then on the code that called `begin_*` must not touch the token. It must not
+// block for long: it holds one of the library's worker threads.
+typedef void (*ssc_callback)(struct ssc_token *token, void *state);
+
+// Which quality levels a download takes (`ssc_download_options.quality`).
+typedef int32_t ssc_quality_choice;
+
+// A (stream, quality level) pair, by position: `keep` entries of `ssc_manifest_write_subset`.
+typedef struct ssc_quality_ref {
+  // Stream position, `0 .. ssc_manifest_stream_count()`.
+  size_t stream;
+  // Quality level position in that stream, `0 .. quality_count`.
+  size_t quality;
+} ssc_quality_ref;
+
+// Options of `ssc_begin_download`. Versioned by `struct_size`: always fill one in with
+// `ssc_download_options_init` first, then change what you need, so a program built against
+// this header keeps working with later versions of the library.
+typedef struct ssc_download_options {
+  // `sizeof(ssc_download_options)`, set by `ssc_download_options_init`.
+  uint32_t struct_size;
+  // One of `SSC_QUALITY_*`.
+  ssc_quality_choice quality;
+  // With `SSC_QUALITY_MAX_BITRATE`.
+  uint64_t max_bitrate;
+  // With `SSC_QUALITY_LIST`: the pairs to take (copied before `ssc_begin_download` returns).
+  const struct ssc_quality_ref *levels;
+  size_t level_count;
+  // Only chunks overlapping [start_seconds, end_seconds); `end_seconds <= start_seconds`
+  // means to the end. Default 0, 0: everything.
+  double start_seconds;
+  double end_seconds;
+  // Requests in flight at once, 1..=64 (default 4).
+  uint32_t parallel;
+  // Attempts after the first for a request that failed in a way worth retrying (connection
+  // errors, timeouts, 5xx, 429, bodies cut short or not parsing), with exponential backoff
+  // starting at `backoff_ms` (defaults 3, 200).
+  uint32_t retries;
+  uint32_t backoff_ms;
+  // Defaults 10,000 and 30,000; `read_timeout_ms` bounds the wait for a response and between
+  // two reads of its body.
+  uint32_t connect_timeout_ms;
+  uint32_t read_timeout_ms;
+  // Caps on one manifest's and one fragment's size (defaults 64 MiB each).
+  uint64_t max_manifest_bytes;
+  uint64_t max_fragment_bytes;
+  // Zero.
+  uint64_t reserved[4];
+} ssc_download_options;
+
+// A download's state (`ssc_progress.state`).
+typedef int32_t ssc_download_state;
+
+// A download's progress (`ssc_download_progress`).
+typedef struct ssc_progress {
+  // Fragments stored (including those already stored when the download began) and selected.
+  uint64_t fragments_done;
+  uint64_t fragments_total;
+  // Bytes stored (entry sizes, as counted against the quota).
+  uint64_t bytes_done;
+  // What the presentation will take: `bytes_done` plus an estimate (bitrate × duration) of
+  // what is left while `bytes_expected_is_estimate`; exact once every fragment is stored.
+  uint64_t bytes_expected;
+  bool bytes_expected_is_estimate;
+  // One of `SSC_DOWNLOAD_*`.
+  ssc_download_state state;
+  // Zero.
+  uint64_t reserved[4];
+} ssc_progress;
 
 // Which response a buffer is (`ssc_fragment_inspect_as`), a plain 32-bit int.
 typedef int32_t ssc_fragment_shape;
@@ -267,19 +346,52 @@ typedef struct ssc_protection_info {
   uint64_t reserved[4];
 } ssc_protection_info;
 
-// A (stream, quality level) pair, by position: `keep` entries of `ssc_manifest_write_subset`.
-typedef struct ssc_quality_ref {
-  // Stream position, `0 .. ssc_manifest_stream_count()`.
-  size_t stream;
-  // Quality level position in that stream, `0 .. quality_count`.
-  size_t quality;
-} ssc_quality_ref;
+// One downloaded presentation. `manifest_url` stays valid while its list lives.
+typedef struct ssc_presentation_info {
+  // The manifest URL the download was given.
+  const char *manifest_url;
+  // Every selected fragment is stored.
+  bool complete;
+  // Never evicted (true for everything a download stored).
+  bool pinned;
+  // Bytes on disk of the manifest, the fragments and the record.
+  uint64_t bytes;
+  uint64_t fragments_stored;
+  uint64_t fragments_expected;
+  // Zero.
+  uint64_t reserved[4];
+} ssc_presentation_info;
 
-// Called once when an operation has completed, on a library thread (never inside `begin_*`),
-// with the token and the `state` given to `begin_*`. It may call the matching `ssc_end_*` on
-// the token; from then on the code that called `begin_*` must not touch the token. It must not
-// block for long: it holds one of the library's worker threads.
-typedef void (*ssc_callback)(struct ssc_token *token, void *state);
+// What a presentation verify found.
+typedef struct ssc_verify_report {
+  // Fragments the download selected, and of those: intact, missing, damaged (and dropped).
+  uint64_t checked;
+  uint64_t ok;
+  uint64_t missing;
+  uint64_t corrupt;
+  // Fragments downloaded again (with `SSC_VERIFY_REPAIR`).
+  uint64_t repaired;
+  // Zero.
+  uint64_t reserved[3];
+} ssc_verify_report;
+
+// What a whole-cache verify found (`ssc_cache_verify`).
+typedef struct ssc_cache_report {
+  // Entries intact after the verify.
+  uint64_t entries;
+  // Entries found on disk that the index did not know (now indexed).
+  uint64_t added;
+  // Index records whose file was gone (now dropped).
+  uint64_t dropped;
+  // Entries that failed their checksum (removed).
+  uint64_t corrupt;
+  // Temp files of dead processes removed.
+  uint64_t temps_removed;
+  // Files that are not the cache's, left alone.
+  uint64_t foreign;
+  // Zero.
+  uint64_t reserved[2];
+} ssc_cache_report;
 
 // Default: an entry acknowledged by `ssc_end_persist` survives a power cut (file and directory
 // flushed before SSC_OK).
@@ -296,6 +408,35 @@ typedef void (*ssc_callback)(struct ssc_token *token, void *state);
 // A persist that does not fit first removes the least recently used entries, never pinned
 // ones nor those of open presentations.
 #define SSC_EVICT_LRU 1
+
+// Every quality level of every stream (the default).
+#define SSC_QUALITY_ALL 0
+
+// The highest-bitrate level of each stream.
+#define SSC_QUALITY_HIGHEST 1
+
+// The lowest-bitrate level of each stream.
+#define SSC_QUALITY_LOWEST 2
+
+// Per stream, the highest level at or under `max_bitrate` bits/s (the lowest if none is).
+#define SSC_QUALITY_MAX_BITRATE 3
+
+// Exactly the `level_count` (stream, quality) pairs at `levels`.
+#define SSC_QUALITY_LIST 4
+
+// Fetching or reading the manifest, checking what is stored and the quota.
+#define SSC_DOWNLOAD_STARTING 0
+
+#define SSC_DOWNLOAD_RUNNING 1
+
+// Flushing what was stored to disk (power level).
+#define SSC_DOWNLOAD_FLUSHING 2
+
+#define SSC_DOWNLOAD_DONE 3
+
+#define SSC_DOWNLOAD_FAILED 4
+
+#define SSC_DOWNLOAD_CANCELLED 5
 
 // Decide from the bytes: `SSC_FRAGMENT_FULL` when a top-level `mdat` box is present,
 // `SSC_FRAGMENT_MOOF_ONLY` otherwise.
@@ -441,6 +582,85 @@ ssc_status ssc_open_media(struct ssc_cache *cache, const char *manifest_url);
 // # Safety
 // `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
 ssc_status ssc_close_media(struct ssc_cache *cache, const char *manifest_url);
+
+// Starts a fetch-through of `url`: a hit is answered from the store; a miss is downloaded from
+// the origin (with `url` as given: signed query parameters the cache ignores in its keys are
+// still sent), validated, stored and answered — concurrent fetches of one key share one
+// download. Returns a token to end with `ssc_end_fetch`, or NULL when the arguments are
+// unusable (SSC_ERR_INVALID_ARGUMENT; see `ssc_last_error`; the callback is then never called).
+// Never blocks on the network.
+//
+// # Safety
+// `cache` is NULL or live; `url` is NULL or NUL-terminated.
+struct ssc_token *ssc_begin_fetch(struct ssc_cache *cache,
+                                  const char *url,
+                                  ssc_callback callback,
+                                  void *state);
+
+// Waits for a fetch, frees the token and answers `SSC_OK` with `*response_out` set to the
+// response (free it with `ssc_response_free`): from the store, or as the origin sent it — a body
+// that did not fit the quota is still answered, only not stored. Errors, with `*response_out =
+// NULL`: `SSC_ERR_NETWORK` (connection, a non-2xx status such as 404 or 412, a timeout, a body
+// over 64 MiB), `SSC_ERR_MALFORMED` (the origin's bytes are not what the URL says; not stored),
+// `SSC_ERR_CORRUPT`, `SSC_ERR_IO`. A NULL token or another kind of token answers
+// `SSC_ERR_INVALID_ARGUMENT` and is left alone. Any thread, and from the callback.
+//
+// # Safety
+// `token` is NULL or a live token; `response_out` is NULL or writable.
+ssc_status ssc_end_fetch(struct ssc_token *token, struct ssc_response **response_out);
+
+// Fills `*opts` with the defaults (all quality levels, the whole presentation, 4 requests at
+// once, 3 retries) and its `struct_size`. NULL is ignored.
+//
+// # Safety
+// `opts` is NULL or writable.
+void ssc_download_options_init(struct ssc_download_options *opts);
+
+// Starts downloading the presentation of `manifest_url` (a URL ending in `/Manifest`) for
+// offline use, with `opts` (NULL: the defaults). The manifest is used as stored when it is
+// (else fetched and stored as the origin sent it); the selected fragments that are not stored
+// yet are fetched, validated and stored — so downloading again after a cancel or a crash
+// fetches only what is missing. Everything it stores is pinned (never evicted) and counts
+// against the quota; when the estimate (bitrate × duration) cannot fit it fails with
+// `SSC_ERR_QUOTA_EXCEEDED` before fetching any fragment. At the power level the whole download
+// is flushed once at the end. Returns a token (end it with `ssc_end_download`; follow it with
+// `ssc_download_progress`; stop it with `ssc_token_cancel`), or NULL when the arguments are
+// unusable (SSC_ERR_INVALID_ARGUMENT: NULL `cache`/`manifest_url`, not a manifest URL, bad
+// options).
+//
+// # Safety
+// `cache` is NULL or live; `manifest_url` NULL or NUL-terminated; `opts` NULL or a readable,
+// initialised options struct.
+struct ssc_token *ssc_begin_download(struct ssc_cache *cache,
+                                     const char *manifest_url,
+                                     const struct ssc_download_options *opts,
+                                     ssc_callback callback,
+                                     void *state);
+
+// Waits for a download to end, frees the token and answers `SSC_OK` (everything selected is
+// stored), `SSC_ERR_CANCELLED` (what was stored is kept), `SSC_ERR_QUOTA_EXCEEDED`,
+// `SSC_ERR_NETWORK` (after the retries), `SSC_ERR_MALFORMED`, `SSC_ERR_IO`. A NULL token or
+// another kind of token answers `SSC_ERR_INVALID_ARGUMENT` and is left alone.
+//
+// # Safety
+// `token` is NULL or a live token.
+ssc_status ssc_end_download(struct ssc_token *token);
+
+// Fills `*out` with a download's progress; any thread, any time until the token is ended.
+// `SSC_ERR_INVALID_ARGUMENT` for NULL or a token that is not a download's.
+//
+// # Safety
+// `token` is NULL or a live token; `out` is NULL or writable.
+ssc_status ssc_download_progress(const struct ssc_token *token, struct ssc_progress *out);
+
+// Stops a download: requests in flight are dropped, what was stored is kept, and the token
+// completes with `SSC_ERR_CANCELLED` (end it as usual). Cancelling a download that already
+// ended is `SSC_OK` and changes nothing. Only downloads can be cancelled: other tokens answer
+// `SSC_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `token` is NULL or a live token.
+ssc_status ssc_token_cancel(struct ssc_token *token);
 
 // Parses and validates a fragment response and fills `*out` with what a player needs: sequence
 // number, track, sample count, the `tfxd` time and duration, the number of `tfrf` lookahead
@@ -670,6 +890,65 @@ ssc_status ssc_manifest_write_subset(const struct ssc_manifest *m,
 // # Safety
 // `p` is NULL or such a buffer, not freed before and not used again.
 void ssc_bytes_free(uint8_t *p);
+
+// Lists the presentations downloaded (completely or partly) into the cache — by any process —
+// and writes the list to `*out` (NULL on failure).
+//
+// # Safety
+// `cache` is NULL or live; `out` is NULL or writable.
+ssc_status ssc_cache_list_presentations(struct ssc_cache *cache,
+                                        struct ssc_presentation_list **out);
+
+// The number of presentations in a list (0 for NULL).
+//
+// # Safety
+// `list` is NULL or live.
+size_t ssc_presentation_list_count(const struct ssc_presentation_list *list);
+
+// Fills `*out` with presentation `index` of a list (`SSC_ERR_INVALID_ARGUMENT` when out of
+// range).
+//
+// # Safety
+// `list` is NULL or live; `out` is NULL or writable.
+ssc_status ssc_presentation_list_get(const struct ssc_presentation_list *list,
+                                     size_t index,
+                                     struct ssc_presentation_info *out);
+
+// Frees a presentation list. NULL is ignored.
+//
+// # Safety
+// `list` is NULL or live, and not used again.
+void ssc_presentation_list_free(struct ssc_presentation_list *list);
+
+// Removes a presentation as a whole: its manifest, every entry under it (`.../Name.ism/...`)
+// and its download record, pinned or not. `SSC_OK` when something was removed (their number in
+// `*removed_out` when not NULL), `SSC_MISS` when nothing was stored.
+//
+// # Safety
+// `cache` is NULL or live; `manifest_url` NULL or NUL-terminated; `removed_out` NULL or
+// writable.
+ssc_status ssc_cache_remove_presentation(struct ssc_cache *cache,
+                                         const char *manifest_url,
+                                         uint64_t *removed_out);
+
+// Re-reads every fragment a presentation's download selected and checks its checksum; damaged
+// ones are dropped. With `SSC_VERIFY_REPAIR` in `flags`, downloads again what is missing or was
+// damaged. Blocks until done (with repair, on the network). `SSC_MISS` when nothing is stored
+// for `manifest_url`; the repair's own errors (`SSC_ERR_NETWORK`, ...) otherwise.
+//
+// # Safety
+// `cache` is NULL or live; `manifest_url` NULL or NUL-terminated; `out` NULL or writable.
+ssc_status ssc_cache_verify_presentation(struct ssc_cache *cache,
+                                         const char *manifest_url,
+                                         uint32_t flags,
+                                         struct ssc_verify_report *out);
+
+// Reads every entry of the cache and checks its checksums (damaged ones are dropped), then
+// makes the index agree with the entry files. Blocks for as long as reading everything takes.
+//
+// # Safety
+// `cache` is NULL or live; `out` NULL or writable.
+ssc_status ssc_cache_verify(struct ssc_cache *cache, struct ssc_cache_report *out);
 
 // The body: exactly the bytes persisted, already verified against the checksum taken when they
 // were persisted. Writes its length to `*len_out` when `len_out` is not NULL. The pointer is

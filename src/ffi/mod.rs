@@ -4,15 +4,19 @@
 #![allow(non_camel_case_types)]
 
 mod cache;
+mod download;
 mod fragment;
 mod manifest;
+mod presentation;
 mod response;
 mod status;
 mod token;
 
 pub use cache::*;
+pub use download::*;
 pub use fragment::*;
 pub use manifest::*;
+pub use presentation::*;
 pub use response::*;
 pub use status::*;
 pub use token::*;

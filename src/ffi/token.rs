@@ -17,9 +17,37 @@ use std::time::Duration;
 /// block for long: it holds one of the library's worker threads.
 pub type ssc_callback = Option<unsafe extern "C" fn(token: *mut ssc_token, state: *mut c_void)>;
 
-enum Op {
+pub(crate) enum Op {
     Retrieve(Completion<Option<Response>>),
     Persist(Completion<()>),
+    Fetch(Completion<Response>),
+    Download(crate::fetch::download::Download),
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Retrieve(_) => "retrieve",
+            Op::Persist(_) => "persist",
+            Op::Fetch(_) => "fetch",
+            Op::Download(_) => "download",
+        }
+    }
+}
+
+/// `$body` with `$c` bound to the operation's completion, whatever its kind.
+macro_rules! with_completion {
+    ($op:expr, $c:ident => $body:expr) => {
+        match $op {
+            Op::Retrieve($c) => $body,
+            Op::Persist($c) => $body,
+            Op::Fetch($c) => $body,
+            Op::Download(d) => {
+                let $c = &d.completion;
+                $body
+            }
+        }
+    };
 }
 
 /// The host's `state` pointer: only handed back, never dereferenced.
@@ -42,25 +70,21 @@ pub struct ssc_token {
 }
 
 impl ssc_token {
-    fn op(&self) -> &Op {
+    pub(crate) fn op(&self) -> &Op {
         // Set before begin_* returns, and waited for by the callback.
         self.op.wait()
     }
 
     fn is_completed(&self) -> bool {
-        match self.op() {
-            Op::Retrieve(c) => c.is_completed(),
-            Op::Persist(c) => c.is_completed(),
-        }
+        with_completion!(self.op(), c => c.is_completed())
     }
 }
 
 /// Makes the token around an operation started by `begin` with the host's callback.
-fn make_token<T: Send + 'static>(
+pub(crate) fn make_token(
     callback: ssc_callback,
     state: *mut c_void,
-    begin: impl FnOnce(Option<Callback>) -> Result<Completion<T>>,
-    wrap: fn(Completion<T>) -> Op,
+    begin: impl FnOnce(Option<Callback>) -> Result<Op>,
 ) -> Result<*mut ssc_token> {
     let token = Arc::new(ssc_token {
         op: OnceCell::new(),
@@ -76,9 +100,30 @@ fn make_token<T: Send + 'static>(
             unsafe { f(Arc::as_ptr(&t).cast_mut(), t.state.0) }
         }) as Callback
     });
-    let completion = begin(cb)?;
-    let _ = token.op.set(wrap(completion));
+    let op = begin(cb)?;
+    let _ = token.op.set(op);
     Ok(Arc::into_raw(token).cast_mut())
+}
+
+/// Checks that a token is of the kind an `ssc_end_*` ends, then takes the host's reference.
+///
+/// # Safety
+/// `token` is NULL or a live token pointer.
+pub(crate) unsafe fn end_token(
+    token: *mut ssc_token,
+    kind: &str,
+    is_kind: fn(&Op) -> bool,
+) -> Result<Arc<ssc_token>> {
+    // SAFETY: forwarded contract.
+    let t = unsafe { super::handle(token.cast_const(), "token") }?;
+    if !is_kind(t.op()) {
+        let name = t.op().name();
+        return Err(Error::invalid(format!(
+            "this token is a {name}'s, not a {kind}'s: end it with ssc_end_{name}"
+        )));
+    }
+    // SAFETY: a live token, checked above.
+    unsafe { release(token) }
 }
 
 /// Takes the host's reference back from a token pointer, once.
@@ -120,12 +165,9 @@ pub unsafe extern "C" fn ssc_begin_retrieve(
             let cache = unsafe { super::handle(cache.cast_const(), "cache") }?;
             // SAFETY: forwarded contract.
             let url = unsafe { super::str_arg(url, "url") }?;
-            make_token(
-                callback,
-                state,
-                |cb| cache.cache.begin_retrieve(url, cb),
-                Op::Retrieve,
-            )
+            make_token(callback, state, |cb| {
+                cache.cache.begin_retrieve(url, cb).map(Op::Retrieve)
+            })
         },
     )
 }
@@ -151,14 +193,7 @@ pub unsafe extern "C" fn ssc_end_retrieve(
     }
     super::status_boundary("ssc_end_retrieve", || {
         // SAFETY: forwarded contract.
-        let t = unsafe { super::handle(token.cast_const(), "token") }?;
-        let Op::Retrieve(_) = t.op() else {
-            return Err(Error::invalid(
-                "this token is a persist's: end it with ssc_end_persist",
-            ));
-        };
-        // SAFETY: live token, checked above.
-        let t = unsafe { release(token) }?;
+        let t = unsafe { end_token(token, "retrieve", |o| matches!(o, Op::Retrieve(_))) }?;
         let Op::Retrieve(c) = t.op() else {
             unreachable!()
         };
@@ -223,12 +258,12 @@ pub unsafe extern "C" fn ssc_begin_persist(
                 // SAFETY: non-NULL and readable for len bytes by the caller's contract.
                 unsafe { std::slice::from_raw_parts(data, len) }
             };
-            make_token(
-                callback,
-                state,
-                |cb| cache.cache.begin_persist(url, ct, data, cb),
-                Op::Persist,
-            )
+            make_token(callback, state, |cb| {
+                cache
+                    .cache
+                    .begin_persist(url, ct, data, cb)
+                    .map(Op::Persist)
+            })
         },
     )
 }
@@ -245,14 +280,7 @@ pub unsafe extern "C" fn ssc_begin_persist(
 pub unsafe extern "C" fn ssc_end_persist(token: *mut ssc_token) -> ssc_status {
     super::status_boundary("ssc_end_persist", || {
         // SAFETY: forwarded contract.
-        let t = unsafe { super::handle(token.cast_const(), "token") }?;
-        let Op::Persist(_) = t.op() else {
-            return Err(Error::invalid(
-                "this token is a retrieve's: end it with ssc_end_retrieve",
-            ));
-        };
-        // SAFETY: live token, checked above.
-        let t = unsafe { release(token) }?;
+        let t = unsafe { end_token(token, "persist", |o| matches!(o, Op::Persist(_))) }?;
         let Op::Persist(c) = t.op() else {
             unreachable!()
         };
@@ -289,10 +317,7 @@ pub unsafe extern "C" fn ssc_token_completed_synchronously(token: *const ssc_tok
         || {
             // SAFETY: forwarded contract.
             let t = unsafe { super::handle(token, "token") }?;
-            Ok(match t.op() {
-                Op::Retrieve(c) => c.completed_synchronously(),
-                Op::Persist(c) => c.completed_synchronously(),
-            })
+            Ok(with_completion!(t.op(), c => c.completed_synchronously()))
         },
     )
 }
@@ -325,10 +350,7 @@ pub unsafe extern "C" fn ssc_token_wait(token: *const ssc_token, timeout_ms: i64
         // SAFETY: forwarded contract.
         let t = unsafe { super::handle(token, "token") }?;
         let timeout = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
-        let done = match t.op() {
-            Op::Retrieve(c) => c.wait(timeout),
-            Op::Persist(c) => c.wait(timeout),
-        };
+        let done = with_completion!(t.op(), c => c.wait(timeout));
         Ok(if done { Status::Ok } else { Status::TimedOut })
     })
 }
@@ -350,10 +372,7 @@ pub unsafe extern "C" fn ssc_token_fd(token: *const ssc_token) -> std::ffi::c_in
         || {
             // SAFETY: forwarded contract.
             let t = unsafe { super::handle(token, "token") }?;
-            match t.op() {
-                Op::Retrieve(c) => c.fd(),
-                Op::Persist(c) => c.fd(),
-            }
+            with_completion!(t.op(), c => c.fd())
         },
     )
 }
