@@ -11,7 +11,7 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-ki
 
 C_TESTS := $(patsubst tests/c/%.c,target/ctests/%,$(wildcard tests/c/test_*.c))
 
-.PHONY: all deps build lib header demo bench test test-rust test-c test-valgrind test-python test-demo lint clean
+.PHONY: all deps build lib header demo bench test test-rust test-c test-valgrind test-python test-demo lint clean sample
 
 all: build
 
@@ -48,10 +48,14 @@ lint:
 test-rust: lib
 	$(CARGO) test --release
 
-test-c: $(C_TESTS)
+# The real FFmpeg-made presentation the network tests serve from 127.0.0.1.
+sample:
+	scripts/make-sample.sh target/sample/sample.ism
+
+test-c: $(C_TESTS) sample
 	@for t in $(C_TESTS); do echo "== $$t"; d=$$(mktemp -d); SSC_TEST_TMP=$$d $$t || exit 1; rm -rf $$d; done
 
-test-valgrind: $(C_TESTS)
+test-valgrind: $(C_TESTS) sample
 	@for t in $(C_TESTS); do echo "== valgrind $$t"; d=$$(mktemp -d); SSC_TEST_TMP=$$d SSC_UNDER_VALGRIND=1 $(VALGRIND) $$t || exit 1; rm -rf $$d; done
 
 test-python: lib
