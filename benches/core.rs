@@ -8,6 +8,9 @@
 //! - persist: 256 KiB at the power level vs temp write+fsync+rename of the same bytes, and at the
 //!   process level vs the same without the fsync.
 
+mod common;
+
+use common::{per_op, Row};
 use smoothcache::{Cache, Durability};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
@@ -41,79 +44,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Per-operation time of `op` over `n` runs (after a short warm-up), in µs: the median of
-/// single-op timings.
-fn per_op(n: usize, mut op: impl FnMut(usize)) -> f64 {
-    for i in 0..(n / 10).max(3) {
-        op(i);
-    }
-    let mut t = Vec::with_capacity(n);
-    for i in 0..n {
-        let s = Instant::now();
-        op(i);
-        t.push(s.elapsed().as_secs_f64() * 1e6);
-    }
-    median(t)
-}
-
-struct Row {
-    figure: String,
-    ours: Vec<f64>,
-    reference: Vec<f64>,
-    unit: &'static str,
-    goal: String,
-    pass: fn(ours: f64, reference: f64) -> bool,
-}
-
-fn spread(v: &[f64]) -> String {
-    let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().cloned().fold(0.0, f64::max);
-    format!("{lo:.1}–{hi:.1}")
-}
-
-fn print(rows: &[Row]) {
-    println!(
-        "\n{:<44} {:>10} {:>13} {:>10} {:>13} {:>7} {:>12} {:>5}",
-        "figure", "ours", "(spread)", "reference", "(spread)", "ratio", "goal", "ok"
-    );
-    println!("{}", "-".repeat(122));
-    for r in rows {
-        let o = median(r.ours.clone());
-        let (rf, rs, ratio) = if r.reference.is_empty() {
-            ("-".to_owned(), String::new(), "-".to_owned())
-        } else {
-            let rf = median(r.reference.clone());
-            (
-                format!("{rf:.2}"),
-                spread(&r.reference),
-                format!("{:.2}", o / rf),
-            )
-        };
-        let rfv = if r.reference.is_empty() {
-            0.0
-        } else {
-            median(r.reference.clone())
-        };
-        println!(
-            "{:<44} {:>7.2} {:<2} {:>13} {:>10} {:>13} {:>7} {:>12} {:>5}",
-            r.figure,
-            o,
-            r.unit,
-            spread(&r.ours),
-            rf,
-            rs,
-            ratio,
-            r.goal,
-            if (r.pass)(o, rfv) { "yes" } else { "NO" }
-        );
-    }
-}
 
 fn body(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 31 + 7) as u8).collect()
@@ -166,7 +96,7 @@ fn hit_and_miss(rounds: usize, rows: &mut Vec<Row>) {
         ours,
         reference: raw,
         unit: "µs",
-        goal: "≤ 1.25× raw".into(),
+        goal: "≤ 1.25× raw",
         pass: |o, r| o <= 1.25 * r,
     });
     rows.push(Row {
@@ -174,7 +104,7 @@ fn hit_and_miss(rounds: usize, rows: &mut Vec<Row>) {
         ours: miss,
         reference: vec![],
         unit: "µs",
-        goal: "< 2 µs".into(),
+        goal: "< 2 µs",
         pass: |o, _| o < 2.0,
     });
 }
@@ -226,7 +156,7 @@ fn persist(rounds: usize, rows: &mut Vec<Row>) {
             ours,
             reference,
             unit: "µs",
-            goal: goal.into(),
+            goal,
             pass: |o, r| o <= 1.15 * r,
         });
     }
@@ -285,7 +215,7 @@ fn open_large(rounds: usize, n: usize, rows: &mut Vec<Row>) {
         ours: times,
         reference: vec![],
         unit: "ms",
-        goal: "< 150 ms".into(),
+        goal: "< 150 ms",
         pass: |o, _| o < 150.0,
     });
     rows.push(Row {
@@ -293,19 +223,14 @@ fn open_large(rounds: usize, n: usize, rows: &mut Vec<Row>) {
         ours: per_entry,
         reference: vec![],
         unit: "B",
-        goal: "< 200 B".into(),
+        goal: "< 200 B",
         pass: |o, _| o < 200.0,
     });
 }
 
 fn main() {
-    // `cargo bench` passes --bench; anything else is a filter on figure names.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let want = |name: &str| args.is_empty() || args.iter().any(|a| name.contains(a.as_str()));
-    let rounds: usize = std::env::var("SSC_BENCH_ROUNDS").map_or(7, |s| s.parse().unwrap());
+    let want = common::filter();
+    let rounds = common::rounds();
     let mut rows = Vec::new();
     if want("hit") || want("miss") {
         hit_and_miss(rounds, &mut rows);
@@ -316,7 +241,7 @@ fn main() {
     if want("open") {
         open_large(rounds, 100_000, &mut rows);
     }
-    print(&rows);
+    common::print(&rows);
     println!(
         "\nmedian of {rounds} interleaved rounds; spread = lowest–highest round median. \
          Machine: {} cores.",

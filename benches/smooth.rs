@@ -11,6 +11,9 @@
 //! - offline manifest: `write_subset` of the 2-hour manifest keeping 2 of the 8 video levels and
 //!   1 audio level (informative).
 
+mod common;
+
+use common::{per_op, Row};
 use smoothcache::ffi::{
     ssc_fragment_info, ssc_fragment_inspect, ssc_manifest, ssc_manifest_free, ssc_manifest_parse,
     SSC_OK,
@@ -159,79 +162,6 @@ fn big_fragment(size: usize) -> Vec<u8> {
     data
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Median time of one `op` over `n` runs after a short warm-up, in µs.
-fn per_op(n: usize, mut op: impl FnMut()) -> f64 {
-    for _ in 0..(n / 10).max(2) {
-        op();
-    }
-    let mut t = Vec::with_capacity(n);
-    for _ in 0..n {
-        let s = Instant::now();
-        op();
-        t.push(s.elapsed().as_secs_f64() * 1e6);
-    }
-    median(t)
-}
-
-struct Row {
-    figure: String,
-    ours: Vec<f64>,
-    reference: Vec<f64>,
-    unit: &'static str,
-    goal: &'static str,
-    pass: fn(ours: f64, reference: f64) -> bool,
-}
-
-/// Three significant digits.
-fn num(x: f64) -> String {
-    match x.abs() {
-        a if a >= 100.0 => format!("{x:.0}"),
-        a if a >= 10.0 => format!("{x:.1}"),
-        a if a >= 1.0 => format!("{x:.2}"),
-        _ => format!("{x:.3}"),
-    }
-}
-
-fn spread(v: &[f64]) -> String {
-    let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().cloned().fold(0.0, f64::max);
-    format!("{}–{}", num(lo), num(hi))
-}
-
-fn print(rows: &[Row]) {
-    println!(
-        "\n{:<46} {:>11} {:>13} {:>10} {:>13} {:>6} {:>20} {:>4}",
-        "figure", "ours", "(spread)", "reference", "(spread)", "ratio", "goal", "ok"
-    );
-    println!("{}", "-".repeat(131));
-    for r in rows {
-        let o = median(r.ours.clone());
-        let (rf, rfs, ratio, rfv) = if r.reference.is_empty() {
-            ("-".to_owned(), String::new(), "-".to_owned(), 0.0)
-        } else {
-            let rf = median(r.reference.clone());
-            (num(rf), spread(&r.reference), format!("{:.2}", o / rf), rf)
-        };
-        println!(
-            "{:<46} {:>8} {:<2} {:>13} {:>10} {:>13} {:>6} {:>20} {:>4}",
-            r.figure,
-            num(o),
-            r.unit,
-            spread(&r.ours),
-            rf,
-            rfs,
-            ratio,
-            r.goal,
-            if (r.pass)(o, rfv) { "yes" } else { "NO" }
-        );
-    }
-}
-
 fn manifests(rounds: usize, rows: &mut Vec<Row>) {
     for runs in [false, true] {
         let text = manifest(runs);
@@ -254,13 +184,13 @@ fn manifests(rounds: usize, rows: &mut Vec<Row>) {
         };
         let (mut ours, mut scan, mut ffi) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            ours.push(per_op(40, || {
+            ours.push(per_op(40, |_| {
                 black_box(Manifest::parse(black_box(text.as_bytes())).unwrap());
             }));
-            scan.push(per_op(40, || {
+            scan.push(per_op(40, |_| {
                 assert_eq!(quick_xml_scan(black_box(&text)), events);
             }));
-            ffi.push(per_op(40, || {
+            ffi.push(per_op(40, |_| {
                 let mut h: *mut ssc_manifest = std::ptr::null_mut();
                 // SAFETY: valid buffer, NULL url allowed, writable out; freed below.
                 let st = unsafe {
@@ -297,7 +227,7 @@ fn manifests(rounds: usize, rows: &mut Vec<Row>) {
             );
             let mut subset = Vec::new();
             for _ in 0..rounds {
-                subset.push(per_op(20, || {
+                subset.push(per_op(20, |_| {
                     black_box(m.write_subset(black_box(&keep)).unwrap());
                 }));
             }
@@ -317,10 +247,10 @@ fn fragments(rounds: usize, rows: &mut Vec<Row>) {
     let data = big_fragment(2 << 20);
     let (mut ours, mut ffi) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        ours.push(per_op(2000, || {
+        ours.push(per_op(2000, |_| {
             black_box(Fragment::parse(black_box(&data), FragmentShape::Full).unwrap());
         }));
-        ffi.push(per_op(2000, || {
+        ffi.push(per_op(2000, |_| {
             let mut info = std::mem::MaybeUninit::<ssc_fragment_info>::uninit();
             // SAFETY: valid buffer and writable out.
             let st = unsafe { ssc_fragment_inspect(data.as_ptr(), data.len(), info.as_mut_ptr()) };
@@ -367,19 +297,14 @@ fn profile(what: &str) {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; anything else is a filter on figure names.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let want = |name: &str| args.is_empty() || args.iter().any(|a| name.contains(a.as_str()));
+    let want = common::filter();
     // Profiling aid: `SSC_BENCH_PROFILE=parse|scan|fragment` (`parse-runs`, `scan-runs`: the
     // manifest with `r` runs) runs that one operation for about five seconds and prints nothing else (`perf record -g target/release/deps/smooth-*`).
     if let Ok(what) = std::env::var("SSC_BENCH_PROFILE") {
         profile(&what);
         return;
     }
-    let rounds: usize = std::env::var("SSC_BENCH_ROUNDS").map_or(7, |s| s.parse().unwrap());
+    let rounds = common::rounds();
     let mut rows = Vec::new();
     if want("manifest") {
         manifests(rounds, &mut rows);
@@ -387,7 +312,7 @@ fn main() {
     if want("fragment") {
         fragments(rounds, &mut rows);
     }
-    print(&rows);
+    common::print(&rows);
     println!(
         "\nmedian of {rounds} interleaved rounds (each round's figure: the median of single-op \
          timings); spread = lowest–highest round. Machine: {} cores.",

@@ -31,17 +31,16 @@
  * Build: cc -std=c11 -Wall -Wextra -O2 -Iinclude examples/harness.c \
  *           -Ltarget/release -lsmoothcache -lcurl -o target/harness
  *
- * The manifest is parsed here with a small hand-written scanner until the
- * library exposes its own parser in the C API. It understands what a player
- * needs: <StreamIndex Type Url TimeScale>, <QualityLevel Bitrate> and
- * <c t d r> (chunk timeline per [MS-SSTR] 2.2.2.6), and it never trusts input.
+ * The manifest is parsed by the library (ssc_manifest_parse), the parser the
+ * cache itself validates manifests with: the harness only walks its model
+ * (ssc_manifest_stream, ssc_manifest_chunk) and asks it for fragment URLs
+ * (ssc_manifest_fragment_url), resolved against MANIFEST_URL.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -49,15 +48,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "smoothcache.h"
 
 #define POLL_WINDOW 4               /* requests in flight with --poll */
 #define POLL_TIMEOUT_MS 60000       /* give up on a library that never completes */
 #define MAX_BODY (256u << 20)       /* refuse downloads larger than this */
-#define MAX_FRAGMENTS 1000000u      /* per stream, after expanding r */
-#define DEFAULT_TIMESCALE 10000000u
 
 /* ------------------------------------------------------------------------ */
 /* small helpers                                                            */
@@ -90,8 +86,6 @@ static bool buf_append(buf *b, const void *p, size_t n)
     b->data[b->len] = 0; /* always NUL-terminated, handy for text */
     return true;
 }
-
-static bool buf_puts(buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 
 static void buf_free(buf *b)
 {
@@ -133,517 +127,17 @@ static void describe_failure(ssc_status st, char *out, size_t outlen)
 }
 
 /* ------------------------------------------------------------------------ */
-/* a minimal, careful client-manifest scanner                               */
+/* the request list, from the library's manifest model                      */
 
 typedef struct {
-    bool has_t, has_d, has_r;
-    uint64_t t, d, r;
-} raw_chunk;
-
-typedef struct {
-    char *type;          /* "video", "audio", "text", ... */
-    char *url;           /* the Url template */
-    uint64_t timescale;  /* 0: inherit the root's */
-    uint64_t *bitrates;  /* one per QualityLevel, in document order */
-    size_t nbitrates;
-    raw_chunk *chunks;
-    size_t nchunks;
-    uint64_t *times;     /* expanded start times */
-    size_t ntimes;
-} stream_index;
-
-typedef struct {
-    uint64_t timescale;
-    stream_index *streams;
-    size_t nstreams;
-} manifest;
-
-static void manifest_free(manifest *m)
-{
-    for (size_t i = 0; i < m->nstreams; i++) {
-        stream_index *s = &m->streams[i];
-        free(s->type);
-        free(s->url);
-        free(s->bitrates);
-        free(s->chunks);
-        free(s->times);
-    }
-    free(m->streams);
-    memset(m, 0, sizeof *m);
-}
-
-/* grow *arr (of *n elements of size sz) by one zeroed element */
-static void *grow(void **arr, size_t *n, size_t sz)
-{
-    if (*n >= SIZE_MAX / sz - 1)
-        return NULL;
-    void *p = realloc(*arr, (*n + 1) * sz);
-    if (!p)
-        return NULL;
-    *arr = p;
-    void *el = (char *)p + *n * sz;
-    memset(el, 0, sz);
-    (*n)++;
-    return el;
-}
-
-typedef struct {
-    const char *name;
-    size_t name_len;
-    const char *val; /* raw (still escaped), not NUL-terminated */
-    size_t val_len;
-} xml_attr;
-
-#define MAX_ATTRS 64
-
-/* Decode the five predefined entities and ASCII character references;
- * anything else is kept as it stands. */
-static char *xml_unescape(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        if (s[i] == '&') {
-            static const struct { const char *ent; char ch; } ents[] = {
-                {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-            bool done = false;
-            for (size_t k = 0; k < sizeof ents / sizeof ents[0]; k++) {
-                size_t l = strlen(ents[k].ent);
-                if (n - i >= l && memcmp(s + i, ents[k].ent, l) == 0) {
-                    out[o++] = ents[k].ch;
-                    i += l;
-                    done = true;
-                    break;
-                }
-            }
-            if (!done && n - i >= 4 && s[i + 1] == '#') {
-                size_t j = i + 2;
-                int base = 10;
-                if (j < n && (s[j] == 'x' || s[j] == 'X')) {
-                    base = 16;
-                    j++;
-                }
-                unsigned long v = 0;
-                size_t start = j;
-                while (j < n && j - start < 8) {
-                    char c = s[j];
-                    int dv;
-                    if (c >= '0' && c <= '9')
-                        dv = c - '0';
-                    else if (base == 16 && c >= 'a' && c <= 'f')
-                        dv = c - 'a' + 10;
-                    else if (base == 16 && c >= 'A' && c <= 'F')
-                        dv = c - 'A' + 10;
-                    else
-                        break;
-                    v = v * (unsigned long)base + (unsigned long)dv;
-                    j++;
-                }
-                if (j > start && j < n && s[j] == ';' && v > 0 && v < 0x80) {
-                    out[o++] = (char)v;
-                    i = j + 1;
-                    done = true;
-                }
-            }
-            if (done)
-                continue;
-        }
-        out[o++] = s[i++];
-    }
-    out[o] = 0;
-    return out;
-}
-
-static const xml_attr *find_attr(const xml_attr *a, size_t n, const char *name)
-{
-    size_t l = strlen(name);
-    for (size_t i = 0; i < n; i++)
-        if (a[i].name_len == l && memcmp(a[i].name, name, l) == 0)
-            return &a[i];
-    return NULL;
-}
-
-/* attribute as a fresh string (NULL if absent); *oom set on allocation failure */
-static char *attr_str(const xml_attr *a, size_t n, const char *name, bool *oom)
-{
-    const xml_attr *x = find_attr(a, n, name);
-    if (!x)
-        return NULL;
-    char *s = xml_unescape(x->val, x->val_len);
-    if (!s)
-        *oom = true;
-    return s;
-}
-
-/* 1: present and valid, 0: absent, -1: present but not a uint64 */
-static int attr_u64(const xml_attr *a, size_t n, const char *name, uint64_t *out)
-{
-    bool oom = false;
-    char *s = attr_str(a, n, name, &oom);
-    if (!s)
-        return oom ? -1 : 0;
-    int rc = parse_u64(s, out) ? 1 : -1;
-    free(s);
-    return rc;
-}
-
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-static bool is_name_end(char c) { return is_space(c) || c == '/' || c == '>' || c == '='; }
-
-static const char *find_seq(const char *p, const char *end, const char *seq)
-{
-    size_t l = strlen(seq);
-    for (; (size_t)(end - p) >= l; p++)
-        if (memcmp(p, seq, l) == 0)
-            return p;
-    return NULL;
-}
-
-/* Expand the chunk list of one stream into start times ([MS-SSTR] 2.2.2.6,
- * 3.1.5.1; r is one-based). */
-static bool expand_timeline(stream_index *s, char *err, size_t errlen)
-{
-    uint64_t t = 0, last_start = 0;
-    bool have_prev = false;
-    uint64_t prev_end = 0;
-    for (size_t i = 0; i < s->nchunks; i++) {
-        const raw_chunk *c = &s->chunks[i];
-        if (!c->has_t && !c->has_d) {
-            snprintf(err, errlen, "%s: c[%zu] has neither t nor d", s->type, i);
-            return false;
-        }
-        if (c->has_t) {
-            if (have_prev && c->t < last_start) {
-                snprintf(err, errlen, "%s: c[%zu] t goes backwards", s->type, i);
-                return false;
-            }
-            t = c->t;
-        } else if (have_prev) {
-            t = prev_end;
-        } else {
-            t = 0;
-        }
-        uint64_t d;
-        if (c->has_d) {
-            d = c->d;
-        } else if (i + 1 < s->nchunks && s->chunks[i + 1].has_t && s->chunks[i + 1].t >= t) {
-            d = s->chunks[i + 1].t - t;
-        } else {
-            snprintf(err, errlen, "%s: c[%zu] has no d and no later t", s->type, i);
-            return false;
-        }
-        uint64_t r = c->has_r ? c->r : 1;
-        if (r == 0 || (r > 1 && !c->has_d)) {
-            snprintf(err, errlen, "%s: c[%zu] has a bad r", s->type, i);
-            return false;
-        }
-        if (r > MAX_FRAGMENTS || s->ntimes + r > MAX_FRAGMENTS) {
-            snprintf(err, errlen, "%s: more than %u fragments", s->type, MAX_FRAGMENTS);
-            return false;
-        }
-        uint64_t *nt = realloc(s->times, (s->ntimes + (size_t)r) * sizeof *nt);
-        if (!nt) {
-            snprintf(err, errlen, "out of memory");
-            return false;
-        }
-        s->times = nt;
-        for (uint64_t k = 0; k < r; k++) {
-            if (k > 0 && t > UINT64_MAX - d) {
-                snprintf(err, errlen, "%s: c[%zu] time overflows", s->type, i);
-                return false;
-            }
-            if (k > 0)
-                t += d;
-            s->times[s->ntimes++] = t;
-        }
-        last_start = t;
-        if (t > UINT64_MAX - d) {
-            snprintf(err, errlen, "%s: c[%zu] time overflows", s->type, i);
-            return false;
-        }
-        prev_end = t + d;
-        t = prev_end;
-        have_prev = true;
-    }
-    return true;
-}
-
-static bool parse_manifest(const char *text, size_t len, manifest *m, char *err, size_t errlen)
-{
-    const char *p = text, *end = text + len;
-    stream_index *cur = NULL; /* the open StreamIndex, if any */
-    bool saw_root = false;
-    memset(m, 0, sizeof *m);
-
-    while (p < end) {
-        const char *lt = memchr(p, '<', (size_t)(end - p));
-        if (!lt)
-            break;
-        p = lt;
-        if ((size_t)(end - p) >= 4 && memcmp(p, "<!--", 4) == 0) {
-            const char *q = find_seq(p + 4, end, "-->");
-            if (!q) {
-                snprintf(err, errlen, "unterminated comment");
-                goto fail;
-            }
-            p = q + 3;
-            continue;
-        }
-        if ((size_t)(end - p) >= 9 && memcmp(p, "<![CDATA[", 9) == 0) {
-            const char *q = find_seq(p + 9, end, "]]>");
-            if (!q) {
-                snprintf(err, errlen, "unterminated CDATA section");
-                goto fail;
-            }
-            p = q + 3;
-            continue;
-        }
-        if ((size_t)(end - p) >= 2 && (p[1] == '?' || p[1] == '!')) {
-            const char *q = memchr(p, '>', (size_t)(end - p));
-            if (!q) {
-                snprintf(err, errlen, "unterminated declaration");
-                goto fail;
-            }
-            p = q + 1;
-            continue;
-        }
-        bool closing = false;
-        p++;
-        if (p < end && *p == '/') {
-            closing = true;
-            p++;
-        }
-        const char *name = p;
-        while (p < end && !is_name_end(*p))
-            p++;
-        size_t name_len = (size_t)(p - name);
-        if (name_len == 0) {
-            snprintf(err, errlen, "bad tag at offset %zu", (size_t)(lt - text));
-            goto fail;
-        }
-
-        /* attributes */
-        xml_attr attrs[MAX_ATTRS];
-        size_t nattrs = 0;
-        bool self_closing = false;
-        for (;;) {
-            while (p < end && is_space(*p))
-                p++;
-            if (p >= end) {
-                snprintf(err, errlen, "unterminated tag at offset %zu", (size_t)(lt - text));
-                goto fail;
-            }
-            if (*p == '>') {
-                p++;
-                break;
-            }
-            if (*p == '/') {
-                if (p + 1 < end && p[1] == '>') {
-                    self_closing = true;
-                    p += 2;
-                    break;
-                }
-                snprintf(err, errlen, "stray '/' in tag at offset %zu", (size_t)(p - text));
-                goto fail;
-            }
-            if (closing) {
-                snprintf(err, errlen, "attributes in an end tag at offset %zu", (size_t)(p - text));
-                goto fail;
-            }
-            const char *an = p;
-            while (p < end && !is_name_end(*p))
-                p++;
-            size_t an_len = (size_t)(p - an);
-            while (p < end && is_space(*p))
-                p++;
-            if (an_len == 0 || p >= end || *p != '=') {
-                snprintf(err, errlen, "bad attribute at offset %zu", (size_t)(an - text));
-                goto fail;
-            }
-            p++;
-            while (p < end && is_space(*p))
-                p++;
-            if (p >= end || (*p != '"' && *p != '\'')) {
-                snprintf(err, errlen, "unquoted attribute value at offset %zu", (size_t)(an - text));
-                goto fail;
-            }
-            char quote = *p++;
-            const char *v = p;
-            const char *q = memchr(p, quote, (size_t)(end - p));
-            if (!q) {
-                snprintf(err, errlen, "unterminated attribute value at offset %zu", (size_t)(an - text));
-                goto fail;
-            }
-            p = q + 1;
-            if (nattrs < MAX_ATTRS) {
-                attrs[nattrs].name = an;
-                attrs[nattrs].name_len = an_len;
-                attrs[nattrs].val = v;
-                attrs[nattrs].val_len = (size_t)(q - v);
-                nattrs++;
-            }
-        }
-
-#define IS(lit) (name_len == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
-        bool oom = false;
-        if (closing) {
-            if (IS("StreamIndex")) {
-                if (!cur) {
-                    snprintf(err, errlen, "</StreamIndex> without <StreamIndex>");
-                    goto fail;
-                }
-                cur = NULL;
-            }
-            continue;
-        }
-        if (IS("SmoothStreamingMedia")) {
-            if (saw_root) {
-                snprintf(err, errlen, "two <SmoothStreamingMedia> elements");
-                goto fail;
-            }
-            saw_root = true;
-            uint64_t ts;
-            int rc = attr_u64(attrs, nattrs, "TimeScale", &ts);
-            if (rc < 0 || (rc == 1 && ts == 0)) {
-                snprintf(err, errlen, "bad root TimeScale");
-                goto fail;
-            }
-            m->timescale = rc == 1 ? ts : DEFAULT_TIMESCALE;
-        } else if (IS("StreamIndex")) {
-            if (!saw_root) {
-                snprintf(err, errlen, "<StreamIndex> outside <SmoothStreamingMedia>");
-                goto fail;
-            }
-            if (cur) {
-                snprintf(err, errlen, "nested <StreamIndex>");
-                goto fail;
-            }
-            stream_index *s = grow((void **)&m->streams, &m->nstreams, sizeof *s);
-            if (!s) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-            s->type = attr_str(attrs, nattrs, "Type", &oom);
-            s->url = attr_str(attrs, nattrs, "Url", &oom);
-            uint64_t ts;
-            int rc = attr_u64(attrs, nattrs, "TimeScale", &ts);
-            if (oom) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-            if (rc < 0 || (rc == 1 && ts == 0)) {
-                snprintf(err, errlen, "bad StreamIndex TimeScale");
-                goto fail;
-            }
-            s->timescale = rc == 1 ? ts : 0;
-            if (!s->type) {
-                snprintf(err, errlen, "<StreamIndex> without Type");
-                goto fail;
-            }
-            if (!self_closing)
-                cur = s;
-        } else if (IS("QualityLevel") && cur) {
-            uint64_t br;
-            if (attr_u64(attrs, nattrs, "Bitrate", &br) != 1) {
-                snprintf(err, errlen, "%s: QualityLevel without a valid Bitrate", cur->type);
-                goto fail;
-            }
-            uint64_t *slot = grow((void **)&cur->bitrates, &cur->nbitrates, sizeof *slot);
-            if (!slot) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-            *slot = br;
-        } else if (IS("c") && cur) {
-            raw_chunk c = {0};
-            int rt = attr_u64(attrs, nattrs, "t", &c.t);
-            int rd = attr_u64(attrs, nattrs, "d", &c.d);
-            int rr = attr_u64(attrs, nattrs, "r", &c.r);
-            if (rt < 0 || rd < 0 || rr < 0) {
-                snprintf(err, errlen, "%s: c[%zu] has a bad t, d or r", cur->type, cur->nchunks);
-                goto fail;
-            }
-            c.has_t = rt == 1;
-            c.has_d = rd == 1;
-            c.has_r = rr == 1;
-            raw_chunk *slot = grow((void **)&cur->chunks, &cur->nchunks, sizeof *slot);
-            if (!slot) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-            *slot = c;
-        }
-#undef IS
-    }
-    if (!saw_root) {
-        snprintf(err, errlen, "no <SmoothStreamingMedia> element");
-        goto fail;
-    }
-    if (cur) {
-        snprintf(err, errlen, "unterminated <StreamIndex>");
-        goto fail;
-    }
-    for (size_t i = 0; i < m->nstreams; i++) {
-        stream_index *s = &m->streams[i];
-        if (s->timescale == 0)
-            s->timescale = m->timescale;
-        if (!expand_timeline(s, err, errlen))
-            goto fail;
-    }
-    return true;
-fail:
-    manifest_free(m);
-    return false;
-}
-
-/* base + template with {bitrate}/{Bitrate} and {start time}/{start_time} */
-static char *build_fragment_url(const char *base, size_t base_len, const char *tmpl,
-                                uint64_t bitrate, uint64_t time)
-{
-    buf b = {0};
-    char num[32];
-    bool ok = buf_append(&b, base, base_len);
-    for (const char *p = tmpl; ok && *p;) {
-        if (*p == '{') {
-            if (strncmp(p, "{bitrate}", 9) == 0 || strncmp(p, "{Bitrate}", 9) == 0) {
-                snprintf(num, sizeof num, "%" PRIu64, bitrate);
-                ok = buf_puts(&b, num);
-                p += 9;
-                continue;
-            }
-            if (strncmp(p, "{start time}", 12) == 0 || strncmp(p, "{start_time}", 12) == 0) {
-                snprintf(num, sizeof num, "%" PRIu64, time);
-                ok = buf_puts(&b, num);
-                p += 12;
-                continue;
-            }
-        }
-        ok = buf_append(&b, p, 1);
-        p++;
-    }
-    if (!ok) {
-        buf_free(&b);
-        return NULL;
-    }
-    return (char *)b.data;
-}
-
-/* ------------------------------------------------------------------------ */
-/* the request list                                                         */
-
-typedef struct {
-    char *url;
-    const char *kind;  /* "video" / "audio" (static) */
+    char *url;          /* owned: free with ssc_string_free */
     uint64_t t, timescale;
 } request;
 
 static void requests_free(request *r, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(r[i].url);
+        ssc_string_free(r[i].url);
     free(r);
 }
 
@@ -663,52 +157,59 @@ static int cmp_time(const request *a, const request *b)
 }
 
 /* Fragment requests of the chosen levels of the first video and first audio
- * stream, merged in time order (video first on a tie). */
-static bool build_requests(const manifest *m, const char *manifest_url, size_t video_level,
-                           size_t audio_level, request **out, size_t *nout, char *err, size_t errlen)
+ * stream, merged in time order (video first on a tie). The manifest parsed the
+ * timelines and resolves the URLs (ssc_manifest_chunk, ssc_manifest_fragment_url). */
+static bool build_requests(const ssc_manifest *m, size_t video_level, size_t audio_level,
+                           request **out, size_t *nout, char *err, size_t errlen)
 {
-    /* cut the manifest URL at its last "/Manifest" (any case); keep the '/' */
-    size_t ulen = strlen(manifest_url), base_len = 0;
-    for (size_t i = ulen; i >= 9; i--) {
-        if (strncasecmp(manifest_url + i - 9, "/Manifest", 9) == 0) {
-            base_len = i - 8;
-            break;
-        }
-    }
-    if (base_len == 0) {
-        const char *slash = strrchr(manifest_url, '/');
-        if (!slash) {
-            snprintf(err, errlen, "cannot resolve fragment URLs against %s", manifest_url);
-            return false;
-        }
-        base_len = (size_t)(slash - manifest_url) + 1;
-    }
-
     const char *kinds[2] = {"video", "audio"};
+    const ssc_stream_type types[2] = {SSC_STREAM_VIDEO, SSC_STREAM_AUDIO};
     size_t levels[2] = {video_level, audio_level};
-    const stream_index *chosen[2] = {NULL, NULL};
+    bool found[2] = {false, false};
+    size_t stream[2] = {0, 0}, n[2] = {0, 0};
+    uint64_t timescale[2] = {0, 0};
+    size_t nstreams = ssc_manifest_stream_count(m);
+    ssc_status st;
+
     for (int k = 0; k < 2; k++) {
-        for (size_t i = 0; i < m->nstreams && !chosen[k]; i++)
-            if (strcmp(m->streams[i].type, kinds[k]) == 0)
-                chosen[k] = &m->streams[i];
-        if (!chosen[k])
+        ssc_stream_info si;
+        memset(&si, 0, sizeof si);
+        for (size_t i = 0; i < nstreams && !found[k]; i++) {
+            st = ssc_manifest_stream(m, i, &si);
+            if (st != SSC_OK) {
+                char why[512];
+                describe_failure(st, why, sizeof why);
+                snprintf(err, errlen, "ssc_manifest_stream(%zu): %s", i, why);
+                return false;
+            }
+            if (si.type == types[k]) {
+                found[k] = true;
+                stream[k] = i;
+            }
+        }
+        if (!found[k])
             continue; /* an audio-only or video-only presentation is fine */
-        if (!chosen[k]->url) {
+        if (!si.url_template) {
             snprintf(err, errlen, "%s StreamIndex has no Url template", kinds[k]);
             return false;
         }
-        if (levels[k] >= chosen[k]->nbitrates) {
+        if (levels[k] >= si.quality_count) {
             snprintf(err, errlen, "--%s-level %zu: the %s stream has %zu QualityLevel(s)", kinds[k],
-                     levels[k], kinds[k], chosen[k]->nbitrates);
+                     levels[k], kinds[k], si.quality_count);
             return false;
         }
+        n[k] = si.chunk_count;
+        timescale[k] = si.timescale;
     }
-    if (!chosen[0] && !chosen[1]) {
+    if (!found[0] && !found[1]) {
         snprintf(err, errlen, "the manifest has no video or audio StreamIndex");
         return false;
     }
 
-    size_t n[2] = {chosen[0] ? chosen[0]->ntimes : 0, chosen[1] ? chosen[1]->ntimes : 0};
+    if (n[0] > SIZE_MAX / sizeof(request) - 1 - n[1]) {
+        snprintf(err, errlen, "too many fragments");
+        return false;
+    }
     request *r = calloc(n[0] + n[1] + 1, sizeof *r);
     if (!r) {
         snprintf(err, errlen, "out of memory");
@@ -717,9 +218,21 @@ static bool build_requests(const manifest *m, const char *manifest_url, size_t v
     size_t i[2] = {0, 0}, total = 0;
     while (i[0] < n[0] || i[1] < n[1]) {
         request cand[2];
-        for (int k = 0; k < 2; k++)
-            if (i[k] < n[k])
-                cand[k] = (request){NULL, kinds[k], chosen[k]->times[i[k]], chosen[k]->timescale};
+        memset(cand, 0, sizeof cand);
+        for (int k = 0; k < 2; k++) {
+            if (i[k] >= n[k])
+                continue;
+            uint64_t duration;
+            cand[k].timescale = timescale[k];
+            st = ssc_manifest_chunk(m, stream[k], i[k], &cand[k].t, &duration);
+            if (st != SSC_OK) {
+                char why[512];
+                describe_failure(st, why, sizeof why);
+                snprintf(err, errlen, "%s chunk %zu: %s", kinds[k], i[k], why);
+                requests_free(r, total);
+                return false;
+            }
+        }
         int k;
         if (i[0] >= n[0])
             k = 1;
@@ -729,11 +242,12 @@ static bool build_requests(const manifest *m, const char *manifest_url, size_t v
             k = cmp_time(&cand[1], &cand[0]) < 0 ? 1 : 0;
         request *q = &r[total];
         *q = cand[k];
-        q->url = build_fragment_url(manifest_url, base_len, chosen[k]->url,
-                                    chosen[k]->bitrates[levels[k]], q->t);
-        if (!q->url) {
+        st = ssc_manifest_fragment_url(m, stream[k], levels[k], i[k], &q->url);
+        if (st != SSC_OK) {
+            char why[512];
+            describe_failure(st, why, sizeof why);
+            snprintf(err, errlen, "%s chunk %zu: no fragment URL: %s", kinds[k], i[k], why);
             requests_free(r, total);
-            snprintf(err, errlen, "out of memory");
             return false;
         }
         total++;
@@ -1114,7 +628,7 @@ int main(int argc, char **argv)
     pl.offline = offline;
     int exit_code = 1;
     buf mtext = {0};
-    manifest m = {0};
+    ssc_manifest *m = NULL;
     request *reqs = NULL;
     size_t nreqs = 0;
     bool curl_inited = false;
@@ -1146,12 +660,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "harness: no manifest, stopping\n");
         goto summary;
     }
-    if (!parse_manifest((const char *)mtext.data, mtext.len, &m, err, sizeof err)) {
+    st = ssc_manifest_parse(mtext.data, mtext.len, manifest_url, &m);
+    if (st != SSC_OK) {
+        describe_failure(st, err, sizeof err);
         fprintf(stderr, "harness: bad manifest: %s\n", err);
         goto summary;
     }
-    if (!build_requests(&m, manifest_url, (size_t)vlevel, (size_t)alevel, &reqs, &nreqs, err,
-                        sizeof err)) {
+    if (!build_requests(m, (size_t)vlevel, (size_t)alevel, &reqs, &nreqs, err, sizeof err)) {
         fprintf(stderr, "harness: %s\n", err);
         goto summary;
     }
@@ -1189,7 +704,7 @@ summary:
 
 out:
     requests_free(reqs, nreqs);
-    manifest_free(&m);
+    ssc_manifest_free(m);
     buf_free(&mtext);
     if (pl.curl)
         curl_easy_cleanup(pl.curl);

@@ -349,8 +349,10 @@ fn download_child() {
         return;
     };
     let c = Cache::open(dir, 64 << 20).unwrap();
-    let mut o = DownloadOptions::default();
-    o.parallel = 2;
+    let o = DownloadOptions {
+        parallel: 2,
+        ..DownloadOptions::default()
+    };
     let _ = c.download(&url, o);
 }
 

@@ -185,6 +185,14 @@ fn bad_manifests_are_refused() {
     // A StreamIndex without a QualityLevel.
     let empty = "<SmoothStreamingMedia MajorVersion=\"2\" MinorVersion=\"0\" Duration=\"0\"><StreamIndex Type=\"video\" Url=\"x({bitrate})/F(v={start time})\"><c d=\"1\"/></StreamIndex></SmoothStreamingMedia>";
     refused(&c, &url, empty.as_bytes());
+    // A character XML 1.0 forbids (NUL, other C0 controls), even where nothing reads it: between
+    // elements, in a comment.
+    for (at, bad) in [("<StreamIndex", "\0"), ("<StreamIndex", "<!-- \u{1b} -->")] {
+        let text = m.replacen(at, &format!("{bad}{at}"), 1);
+        assert_ne!(text, m);
+        let why = refused(&c, &url, text.as_bytes());
+        assert!(why.contains("XML 1.0 forbids"), "{why}");
+    }
     // The same bytes under a non-manifest URL are opaque and stored.
     c.persist(&format!("{BASE}/notes.xml"), None, b"<html/>")
         .unwrap();
