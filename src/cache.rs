@@ -23,12 +23,14 @@ pub struct Response {
     buf: Arc<Vec<u8>>,
     body: std::ops::Range<usize>,
     content_type: Option<Arc<CString>>,
+    sum: u64,
 }
 
 impl Response {
     pub(crate) fn new(buf: Arc<Vec<u8>>, content_type: Option<&str>) -> Response {
         let body = 0..buf.len();
         Response {
+            sum: entry::checksum(&buf),
             buf,
             body,
             content_type: content_type
@@ -52,6 +54,11 @@ impl Response {
 
     pub fn content_length(&self) -> u64 {
         self.body.len() as u64
+    }
+
+    /// The body's xxh3 checksum (taken at persist time, verified at read).
+    pub fn checksum(&self) -> u64 {
+        self.sum
     }
 }
 
@@ -535,6 +542,7 @@ impl Inner {
                     Arc::new(CString::new(&l.buf[r]).unwrap_or_default())
                 });
                 Ok(Some(Response {
+                    sum: l.body_sum,
                     buf: Arc::new(l.buf),
                     body: l.body,
                     content_type,

@@ -18,6 +18,8 @@ pub mod key;
 /// cbindgen:ignore
 mod pool;
 /// cbindgen:ignore
+pub mod serve;
+/// cbindgen:ignore
 pub mod smooth;
 /// cbindgen:ignore
 pub mod store;

@@ -155,6 +155,8 @@ pub struct Loaded {
     pub buf: Vec<u8>,
     pub body: std::ops::Range<usize>,
     pub content_type: Option<std::ops::Range<usize>>,
+    /// The body's checksum (verified): a strong validator for HTTP.
+    pub body_sum: u64,
 }
 
 pub struct Store {
@@ -947,10 +949,12 @@ impl Store {
                     let start = c.as_ptr() as usize - buf.as_ptr() as usize;
                     start..start + c.len()
                 });
+                let body_sum = h.body_sum;
                 Ok(Some(Loaded {
                     buf,
                     body,
                     content_type,
+                    body_sum,
                 }))
             }
             Err(why) => {
