@@ -8,6 +8,8 @@ packages=(
     valgrind                              # C tests run again under valgrind
     libcurl4-openssl-dev                  # the C harness downloads with libcurl
     ffmpeg                                # makes the real Smooth Streaming sample
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad gstreamer1.0-libav   # unmodified players, played through the server
 )
 
 if ! command -v cargo >/dev/null 2>&1; then
