@@ -49,6 +49,10 @@ typedef struct ssc_presentation_list ssc_presentation_list;
 // (entries replaced or removed, the cache closed). Immutable: may be read from any thread.
 typedef struct ssc_response ssc_response;
 
+// A running server. Made by `ssc_server_start`, stopped and freed by `ssc_server_stop`. It
+// keeps its cache's internals alive; closing the cache handle does not stop it.
+typedef struct ssc_server ssc_server;
+
 // A pending operation: the IAsyncResult. Made by `ssc_begin_*`; released by the matching
 // `ssc_end_*` (always, whatever it returns) or abandoned with `ssc_token_free`. It may be
 // polled, waited on and ended from any thread, but ended or freed exactly once: a second end or
@@ -392,6 +396,23 @@ typedef struct ssc_cache_report {
   // Zero.
   uint64_t reserved[2];
 } ssc_cache_report;
+
+// Options of `ssc_server_start`; fill them in with `ssc_server_options_init` first.
+typedef struct ssc_server_options {
+  // `sizeof(ssc_server_options)`, set by `ssc_server_options_init`.
+  uint32_t struct_size;
+  // Fetch, store and serve what is not stored (a first online viewing fills the cache);
+  // otherwise such requests get a 404. Default false.
+  bool fetch_through;
+  // Connections served at once (default 256); more are refused until one closes.
+  uint32_t max_connections;
+  // Requests served on one keep-alive connection before it is closed (default 10,000).
+  uint32_t max_requests_per_connection;
+  // Longest wait for a request's headers, and life of an idle connection (default 30,000).
+  uint32_t header_timeout_ms;
+  // Zero.
+  uint64_t reserved[4];
+} ssc_server_options;
 
 // Default: an entry acknowledged by `ssc_end_persist` survives a power cut (file and directory
 // flushed before SSC_OK).
@@ -977,6 +998,56 @@ uint64_t ssc_response_content_length(const struct ssc_response *r);
 // # Safety
 // `r` is NULL or a live response, not used again afterwards.
 void ssc_response_free(struct ssc_response *r);
+
+// Fills `*opts` with the defaults and its `struct_size`. NULL is ignored.
+//
+// # Safety
+// `opts` is NULL or writable.
+void ssc_server_options_init(struct ssc_server_options *opts);
+
+// Serves the store over HTTP on `listen_addr` ("IP:port"; NULL means "127.0.0.1:0", a free
+// loopback port — any other address, loopback or not, is used as given) with `opts` (NULL:
+// the defaults), and writes the server to `*out` (NULL on failure). Two ways in: a forward
+// proxy (a player run with `http_proxy=http://ADDRESS` plays its original URLs) and local URLs
+// (`ssc_server_local_url`). It serves stored bodies with their content type, Content-Length, an
+// ETag, HEAD and byte ranges; a manifest trimmed to the fully stored quality levels when only
+// some are; 404 for what is not stored (or fetch-through). `SSC_ERR_IO` when the address cannot
+// be bound (in use, not permitted).
+//
+// # Safety
+// `cache` is NULL or live; `listen_addr` NULL or NUL-terminated; `opts` NULL or initialised;
+// `out` NULL or writable.
+ssc_status ssc_server_start(struct ssc_cache *cache,
+                            const char *listen_addr,
+                            const struct ssc_server_options *opts,
+                            struct ssc_server **out);
+
+// The address the server listens on, "IP:port" (the port chosen when 0 was asked for). Valid
+// while the server lives; NULL for NULL.
+//
+// # Safety
+// `server` is NULL or live.
+const char *ssc_server_address(const struct ssc_server *server);
+
+// The URL under this server at which an unmodified player plays `manifest_url`
+// (`http://ADDRESS/http/origin.test/a/v.ism/Manifest`): it ends in `/Manifest` with the
+// fragments below it, as players expect. Written to `*url_out`; free it with
+// `ssc_string_free`. `SSC_ERR_INVALID_ARGUMENT` when `manifest_url` is not an http(s) URL
+// ending in `/Manifest`.
+//
+// # Safety
+// `server` is NULL or live; `manifest_url` NULL or NUL-terminated; `url_out` NULL or writable.
+ssc_status ssc_server_local_url(const struct ssc_server *server,
+                                const char *manifest_url,
+                                char **url_out);
+
+// Stops the server — no new connections, open ones closed — waits (briefly) for its tasks to
+// end, and frees it. NULL is ignored. Must not be called from a callback running on the
+// library's network threads.
+//
+// # Safety
+// `server` is NULL or live, and not used again.
+void ssc_server_stop(struct ssc_server *server);
 
 // The name of a status constant, e.g. "SSC_ERR_QUOTA_EXCEEDED"; "SSC_UNKNOWN_STATUS" for a
 // value that is not one. The string is static. Thread-safe; never fails.

@@ -243,7 +243,7 @@ pub(super) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Resu
 
 /// A copy of `bytes` in memory from `malloc`, plus a NUL after them when `nul` (so it is freed
 /// by `free`, whatever the caller did to the contents).
-fn malloc_copy(bytes: &[u8], nul: bool) -> Result<*mut u8> {
+pub(crate) fn malloc_copy(bytes: &[u8], nul: bool) -> Result<*mut u8> {
     let size = bytes.len() + usize::from(nul);
     // SAFETY: malloc with a non-zero size; the result is checked for NULL.
     let p = unsafe { libc::malloc(size.max(1)) }.cast::<u8>();

@@ -9,6 +9,7 @@ mod fragment;
 mod manifest;
 mod presentation;
 mod response;
+mod server;
 mod status;
 mod token;
 
@@ -18,6 +19,7 @@ pub use fragment::*;
 pub use manifest::*;
 pub use presentation::*;
 pub use response::*;
+pub use server::*;
 pub use status::*;
 pub use token::*;
 
