@@ -624,7 +624,9 @@ struct ssc_token *ssc_begin_fetch(struct ssc_cache *cache,
 // NULL`: `SSC_ERR_NETWORK` (connection, a non-2xx status such as 404 or 412, a timeout, a body
 // over 64 MiB), `SSC_ERR_MALFORMED` (the origin's bytes are not what the URL says; not stored),
 // `SSC_ERR_CORRUPT`, `SSC_ERR_IO`. A NULL token or another kind of token answers
-// `SSC_ERR_INVALID_ARGUMENT` and is left alone. Any thread, and from the callback.
+// `SSC_ERR_INVALID_ARGUMENT` and is left alone; a NULL `response_out` still ends the token
+// (discarding the response) and answers `SSC_ERR_INVALID_ARGUMENT`. Any thread, and from the
+// callback.
 //
 // # Safety
 // `token` is NULL or a live token; `response_out` is NULL or writable.
@@ -660,7 +662,9 @@ struct ssc_token *ssc_begin_download(struct ssc_cache *cache,
 
 // Waits for a download to end, frees the token and answers `SSC_OK` (everything selected is
 // stored), `SSC_ERR_CANCELLED` (what was stored is kept), `SSC_ERR_QUOTA_EXCEEDED`,
-// `SSC_ERR_NETWORK` (after the retries), `SSC_ERR_MALFORMED`, `SSC_ERR_IO`. A NULL token or
+// `SSC_ERR_NETWORK` (after the retries), `SSC_ERR_MALFORMED`, `SSC_ERR_IO`, or
+// `SSC_ERR_INVALID_ARGUMENT` when an `SSC_QUALITY_LIST` names levels the manifest lacks. A NULL
+// token or
 // another kind of token answers `SSC_ERR_INVALID_ARGUMENT` and is left alone.
 //
 // # Safety

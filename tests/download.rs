@@ -391,3 +391,46 @@ fn a_download_killed_mid_way_resumes_to_a_complete_presentation() {
     }
     assert!(c.presentations().unwrap()[0].complete);
 }
+
+#[test]
+fn completeness_counts_only_the_selected_fragments() {
+    let root = sample();
+    let origin = Origin::start(&root);
+    let d = common::tempdir();
+    let c = open(d.path(), 64 << 20);
+    let manifest = origin.url("sample.ism/Manifest");
+    let o = DownloadOptions {
+        selection: Selection::Lowest,
+        ..quick()
+    };
+    c.download(&manifest, o).unwrap();
+    let base = manifest.trim_end_matches("/Manifest");
+    assert!(c
+        .remove(&format!("{base}/QualityLevels(60000)/Fragments(video=0)"))
+        .unwrap());
+    // An entry of a level the download did not select does not make up for it.
+    c.fetch(&format!("{base}/QualityLevels(240000)/Fragments(video=0)"))
+        .unwrap();
+    let p = &c.presentations().unwrap()[0];
+    assert!(!p.complete);
+    assert_eq!(p.fragments_stored + 1, p.fragments_expected);
+}
+
+#[test]
+fn a_download_that_fails_early_leaves_nothing_pinned() {
+    let root = sample();
+    let origin = Origin::start(&root);
+    let d = common::tempdir();
+    let c = open(d.path(), 300_000);
+    let e = c
+        .download(&origin.url("sample.ism/Manifest"), quick())
+        .unwrap_err();
+    assert_eq!(e.status, Status::QuotaExceeded);
+    assert!(c.presentations().unwrap().is_empty());
+    // The manifest it stored is an ordinary entry: LRU may evict it.
+    c.set_eviction(Eviction::Lru);
+    let room = 300_000 - 200;
+    c.persist("http://other.test/big", None, &vec![1; room])
+        .unwrap();
+    assert_eq!(c.stats().unwrap().entries, 1);
+}

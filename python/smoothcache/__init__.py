@@ -17,6 +17,19 @@ IAsyncResult: ``done()``, ``wait()``, ``fileno()`` for select/poll, ``result()``
 ``callback=``), and ``retrieve_async``/``persist_async`` are coroutines that wait on the
 token's file descriptor with ``loop.add_reader`` (no thread per request, no polling).
 
+The library can also go to the origin itself:
+
+    body = cache.fetch(url)                     # from the store, else downloaded and stored
+
+    token = cache.download(manifest_url, quality="lowest")   # a whole presentation, offline
+    while not token.wait(0.5):
+        print(token.progress())
+    token.result()                              # None, or raises (NetworkError, Cancelled...)
+
+``fetch_async``/``download_async`` are their coroutine forms; :meth:`Cache.presentations`,
+:meth:`Cache.remove_presentation`, :meth:`Cache.verify_presentation` and :meth:`Cache.verify`
+manage what was downloaded.
+
 Every failure the library reports raises a subclass of :class:`Error` carrying ``status``,
 ``status_name`` and ``message``. Misuse detected in Python (wrong types, NUL bytes in strings,
 out-of-range integers, a closed cache or token) raises ``TypeError``/``ValueError``.
@@ -43,8 +56,14 @@ from ._lib import LibraryNotFoundError
 __all__ = [
     "Cache",
     "Token",
+    "DownloadToken",
     "Response",
     "Stats",
+    "Progress",
+    "DownloadState",
+    "Presentation",
+    "VerifyReport",
+    "CacheReport",
     "Status",
     "Error",
     "InvalidArgument",
@@ -64,6 +83,12 @@ __all__ = [
     "DURABILITY_PROCESS",
     "EVICT_NONE",
     "EVICT_LRU",
+    "QUALITY_ALL",
+    "QUALITY_HIGHEST",
+    "QUALITY_LOWEST",
+    "QUALITY_MAX_BITRATE",
+    "QUALITY_LIST",
+    "VERIFY_REPAIR",
 ]
 
 __version__ = "0.1.0"
@@ -96,14 +121,30 @@ DURABILITY_PROCESS = 1  # SSC_DURABILITY_PROCESS
 EVICT_NONE = 0  # SSC_EVICT_NONE (default)
 EVICT_LRU = 1  # SSC_EVICT_LRU
 
+QUALITY_ALL = 0  # SSC_QUALITY_ALL (default)
+QUALITY_HIGHEST = 1  # SSC_QUALITY_HIGHEST
+QUALITY_LOWEST = 2  # SSC_QUALITY_LOWEST
+QUALITY_MAX_BITRATE = 3  # SSC_QUALITY_MAX_BITRATE
+QUALITY_LIST = 4  # SSC_QUALITY_LIST
+VERIFY_REPAIR = 1  # SSC_VERIFY_REPAIR
+
 _DURABILITY = {"power": DURABILITY_POWER, "process": DURABILITY_PROCESS}
 _EVICTION = {"none": EVICT_NONE, "lru": EVICT_LRU}
+_QUALITY = {
+    "all": QUALITY_ALL,
+    "highest": QUALITY_HIGHEST,
+    "lowest": QUALITY_LOWEST,
+    "max_bitrate": QUALITY_MAX_BITRATE,
+    "list": QUALITY_LIST,
+}
 
 _OK = 0
 _MISS = 1
 _TIMED_OUT = 3
 _INT64_MAX = (1 << 63) - 1
 _UINT64_MAX = (1 << 64) - 1
+_UINT32_MAX = (1 << 32) - 1
+_SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
 
 
 class Error(Exception):
@@ -363,6 +404,86 @@ class Stats(NamedTuple):
     corrupt: int
 
 
+class DownloadState(str, enum.Enum):
+    """A download's state (``ssc_progress.state``); a ``str`` too: ``state == "done"``."""
+
+    STARTING = "starting"  # fetching or reading the manifest, checking the store and quota
+    RUNNING = "running"
+    FLUSHING = "flushing"  # flushing what was stored to disk (durability "power")
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# SSC_DOWNLOAD_* values, in order
+_DOWNLOAD_STATES = [
+    DownloadState.STARTING,
+    DownloadState.RUNNING,
+    DownloadState.FLUSHING,
+    DownloadState.DONE,
+    DownloadState.FAILED,
+    DownloadState.CANCELLED,
+]
+
+
+class Progress(NamedTuple):
+    """A download's progress (``ssc_download_progress``).
+
+    ``fragments_done`` counts the selected fragments stored, those already stored when the
+    download began included. ``bytes_expected`` is ``bytes_done`` plus an estimate (bitrate x
+    duration) of what is left while ``bytes_expected_is_estimate``; exact once every fragment
+    is stored. ``state`` is a :class:`DownloadState` (the raw int for a state this binding does
+    not know)."""
+
+    fragments_done: int
+    fragments_total: int
+    bytes_done: int
+    bytes_expected: int
+    bytes_expected_is_estimate: bool
+    state: DownloadState
+
+
+class Presentation(NamedTuple):
+    """A downloaded (completely or partly) presentation (``ssc_presentation_info``)."""
+
+    manifest_url: str
+    complete: bool  # every selected fragment is stored
+    pinned: bool  # never evicted
+    bytes: int  # on disk: the manifest, the fragments, the record
+    fragments_stored: int
+    fragments_expected: int
+
+
+class VerifyReport(NamedTuple):
+    """What :meth:`Cache.verify_presentation` found: the fragments the download selected
+    (``checked``) and of those intact, missing, damaged (and dropped); ``repaired``: downloaded
+    again."""
+
+    checked: int
+    ok: int
+    missing: int
+    corrupt: int
+    repaired: int
+
+
+class CacheReport(NamedTuple):
+    """What :meth:`Cache.verify` found (``ssc_cache_report``)."""
+
+    entries: int  # intact after the verify
+    added: int  # found on disk, unknown to the index (now indexed)
+    dropped: int  # index records whose file was gone (now dropped)
+    corrupt: int  # failed their checksum (removed)
+    temps_removed: int  # temp files of dead processes
+    foreign: int  # files that are not the cache's, left alone
+
+
+def _progress(s):
+    state = s.state
+    state = _DOWNLOAD_STATES[state] if 0 <= state < len(_DOWNLOAD_STATES) else int(state)
+    return Progress(int(s.fragments_done), int(s.fragments_total), int(s.bytes_done),
+                    int(s.bytes_expected), bool(s.bytes_expected_is_estimate), state)
+
+
 # --------------------------------------------------------------------------------------------
 # Callbacks: one C trampoline for the whole process, alive as long as the module.
 #
@@ -432,7 +553,30 @@ def _end_retrieve(p):
         return True, None
     if st != _OK:
         return False, _error(st)
-    r = resp.value
+    return True, _take_response(resp.value)
+
+
+def _end_fetch(p):
+    """ssc_end_fetch on a live token: (True, Response) or (False, Error)."""
+    lib = _lib.get()
+    resp = ctypes.c_void_p()
+    st = lib.ssc_end_fetch(p, ctypes.byref(resp))
+    if st != _OK:
+        return False, _error(st)
+    return True, _take_response(resp.value)
+
+
+def _end_download(p):
+    """ssc_end_download on a live token: (True, None) or (False, Error)."""
+    st = _lib.get().ssc_end_download(p)
+    if st == _OK:
+        return True, None
+    return False, _error(st)
+
+
+def _take_response(r):
+    """A Response copied from a live ssc_response, which is freed."""
+    lib = _lib.get()
     try:
         n = ctypes.c_size_t()
         data = lib.ssc_response_data(r, ctypes.byref(n))
@@ -441,7 +585,7 @@ def _end_retrieve(p):
         body.content_type = _decode(lib.ssc_response_content_type(r))
     finally:
         lib.ssc_response_free(r)
-    return True, body
+    return body
 
 
 def _end_persist(p):
@@ -464,10 +608,11 @@ def _outcome(pair):
 
 
 class Token:
-    """A pending retrieve or persist: the IAsyncResult (``ssc_token``).
+    """A pending retrieve, persist, fetch or download: the IAsyncResult (``ssc_token``).
 
-    Made by :meth:`Cache.begin_retrieve` / :meth:`Cache.begin_persist`. Methods may be called
-    from any thread.
+    Made by :meth:`Cache.begin_retrieve`, :meth:`Cache.begin_persist`, :meth:`Cache.begin_fetch`
+    and :meth:`Cache.download` (a :class:`DownloadToken`). ``kind`` says which. Methods may be
+    called from any thread.
 
     * ``done()`` — completed yet (IsCompleted); never blocks.
     * ``wait(timeout=None)`` — wait up to ``timeout`` seconds (``None``: forever); True once
@@ -476,8 +621,8 @@ class Token:
       (for select/poll/selectors/asyncio). It belongs to the token: do not read or close it,
       and stop watching it before calling ``result()`` or ``close()``, which close it.
     * ``result(timeout=None)`` — waits, then ends the token (EndRetrieve/EndPersist): a
-      retrieve answers a :class:`Response` or ``None`` on a miss, a persist ``None``; a failure
-      raises an :class:`Error`. The outcome is kept: later calls return the same object or
+      retrieve answers a :class:`Response` or ``None`` on a miss, a fetch a :class:`Response`,
+      a persist or a download ``None``; a failure raises an :class:`Error`. The outcome is kept: later calls return the same object or
       raise the same exception. With a ``timeout`` that expires, raises ``TimeoutError`` and
       leaves the token as it was.
     * ``completed_synchronously`` — the operation had completed when ``begin_*`` returned.
@@ -490,7 +635,7 @@ class Token:
     """
 
     def __init__(self, kind, url):
-        self.kind = kind  # "retrieve" or "persist"
+        self.kind = kind  # "retrieve", "persist", "fetch" or "download"
         self.url = url
         self.completed_synchronously = False
         self._handle = _Handle(None)
@@ -582,7 +727,7 @@ class Token:
         return _outcome(self._outcome)
 
     def _end(self, p):
-        return _end_persist(p) if self.kind == "persist" else _end_retrieve(p)
+        return _ENDERS[self.kind](p)
 
     def close(self):
         """Abandons the token if it was never ended (``ssc_token_free``); else does nothing."""
@@ -638,6 +783,151 @@ class Token:
 
     def __await__(self):
         return self._result_async().__await__()
+
+
+_ENDERS = {
+    "retrieve": _end_retrieve,
+    "persist": _end_persist,
+    "fetch": _end_fetch,
+    "download": _end_download,
+}
+
+
+class DownloadToken(Token):
+    """A whole-presentation download under way (made by :meth:`Cache.download`): a
+    :class:`Token` whose ``result()`` answers ``None`` once everything selected is stored, or
+    raises (:class:`Cancelled`, :class:`NetworkError` after the retries, :class:`QuotaExceeded`,
+    :class:`Malformed`, :class:`StorageError`), plus:
+
+    * ``progress()`` — a :class:`Progress` snapshot; never blocks. After ``result()`` it answers
+      the final figures.
+    * ``cancel()`` — stops the download: requests in flight are dropped, what was stored is
+      kept (downloading again fetches only the rest), and ``result()`` raises
+      :class:`Cancelled`. Does nothing once the download has ended.
+
+    ``close()`` (and garbage collection) abandons the token: the download runs on to its end in
+    the background; call ``cancel()`` first to stop it.
+    """
+
+    def __init__(self, url):
+        super().__init__("download", url)
+        self._final_progress = None
+
+    def _read_progress(self, p):
+        s = _lib.ProgressStruct()
+        st = _lib.get().ssc_download_progress(p, ctypes.byref(s))
+        if st != _OK:
+            raise _error(st)
+        return _progress(s)
+
+    def progress(self):
+        """The download's progress now (:class:`Progress`)."""
+        p = self._use()
+        if p is None:
+            return self._final_progress  # ended: the figures it ended with
+        try:
+            return self._read_progress(p)
+        finally:
+            self._handle.release()
+
+    def cancel(self):
+        """Stops the download (``ssc_token_cancel``); ``result()`` then raises
+        :class:`Cancelled` unless it had already ended. Idempotent."""
+        p = self._use()
+        if p is None:
+            return  # ended already
+        try:
+            st = _lib.get().ssc_token_cancel(p)
+            if st != _OK:
+                raise _error(st)
+        finally:
+            self._handle.release()
+
+    def result(self, timeout=None):
+        """Waits for the download to end, then ends the token: ``None`` when everything
+        selected is stored, else raises; see the class doc."""
+        if not self._finished.is_set():
+            if not self.wait(timeout):
+                raise TimeoutError("the download of %r has not completed" % (self.url,))
+            # Completed: the figures are final; keep them for progress() after the end.
+            p = self._handle.acquire()
+            if p is not None:
+                try:
+                    self._final_progress = self._read_progress(p)
+                finally:
+                    self._handle.release()
+        return super().result()
+
+
+def _ms(value, what):
+    """seconds -> uint32 milliseconds (rounded up, so a positive value never becomes 0)."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise TypeError("%s must be a number of seconds, not %s" % (what, type(value).__name__)) from None
+    if math.isnan(t) or t < 0:
+        raise ValueError("%s must be a non-negative number of seconds, not %r" % (what, value))
+    ms = math.ceil(t * 1000)
+    if ms > _UINT32_MAX:
+        raise ValueError("%s is too large: at most %d seconds" % (what, _UINT32_MAX // 1000))
+    return ms
+
+
+def _seconds(value, what):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError("%s must be a number of seconds, not %s" % (what, type(value).__name__)) from None
+
+
+def _download_options(quality, max_bitrate, levels, start, end, parallel, retries, backoff,
+                      connect_timeout, read_timeout, max_manifest_bytes, max_fragment_bytes):
+    """(ssc_download_options, keep-alive) from Cache.download's keywords."""
+    o = _lib.DownloadOptionsStruct()
+    _lib.get().ssc_download_options_init(ctypes.byref(o))
+    q = _enum_arg(quality, _QUALITY, "quality")
+    keep = None
+    if levels is not None:
+        if max_bitrate is not None:
+            raise ValueError("give levels= or max_bitrate=, not both")
+        if q not in (QUALITY_ALL, QUALITY_LIST):
+            raise ValueError("levels= selects the levels itself: leave quality= alone, not %r" % (quality,))
+        if isinstance(levels, (str, bytes)):
+            raise TypeError("levels must be a list of (stream, quality) pairs")
+        pairs = list(levels)
+        keep = (_lib.QualityRefStruct * max(1, len(pairs)))()
+        for i, pair in enumerate(pairs):
+            try:
+                stream, level = pair
+            except (TypeError, ValueError):
+                raise TypeError("levels must be (stream, quality) pairs, not %r" % (pair,)) from None
+            keep[i].stream = _int_range(stream, "stream position", 0, _SIZE_MAX)
+            keep[i].quality = _int_range(level, "quality level position", 0, _SIZE_MAX)
+        o.levels = ctypes.cast(keep, ctypes.POINTER(_lib.QualityRefStruct))
+        o.level_count = len(pairs)
+        q = QUALITY_LIST
+    elif max_bitrate is not None:
+        if q not in (QUALITY_ALL, QUALITY_MAX_BITRATE):
+            raise ValueError("max_bitrate= selects the levels itself: leave quality= alone, not %r" % (quality,))
+        o.max_bitrate = _uint64(max_bitrate, "max_bitrate")
+        q = QUALITY_MAX_BITRATE
+    elif q == QUALITY_LIST:
+        raise ValueError("quality='list' needs levels=[(stream, quality), ...]")
+    elif q == QUALITY_MAX_BITRATE:
+        raise ValueError("quality='max_bitrate' needs max_bitrate=")
+    o.quality = q
+    o.start_seconds = _seconds(start, "start")
+    o.end_seconds = _seconds(0.0 if end is None else end, "end")
+    o.parallel = _int_range(parallel, "parallel", 0, _UINT32_MAX)
+    o.retries = _int_range(retries, "retries", 0, _UINT32_MAX)
+    o.backoff_ms = _ms(backoff, "backoff")
+    o.connect_timeout_ms = _ms(connect_timeout, "connect_timeout")
+    o.read_timeout_ms = _ms(read_timeout, "read_timeout")
+    if max_manifest_bytes is not None:
+        o.max_manifest_bytes = _uint64(max_manifest_bytes, "max_manifest_bytes")
+    if max_fragment_bytes is not None:
+        o.max_fragment_bytes = _uint64(max_fragment_bytes, "max_fragment_bytes")
+    return o, keep
 
 
 # --------------------------------------------------------------------------------------------
@@ -747,7 +1037,7 @@ class Cache:
                            lambda lib, p, cb, key: lib.ssc_begin_persist(p, u, ct, buf, n, cb, key))
 
     def _begin(self, kind, url, callback, call):
-        token = Token(kind, url)
+        token = DownloadToken(url) if kind == "download" else Token(kind, url)
         key = None
         if callback is not None:
             key = _register_callback(token, callback)
@@ -805,6 +1095,86 @@ class Cache:
         still completes in the background."""
         with self.begin_persist(url, data, content_type) as token:
             return await token
+
+    # -- fetch-through
+
+    def begin_fetch(self, url, callback=None):
+        """Starts a fetch-through of ``url``; returns a :class:`Token` whose ``result()`` is a
+        :class:`Response`. A hit is answered from the store; a miss is downloaded from the
+        origin (with ``url`` as given, ignored query parameters included), validated, stored
+        and answered; concurrent fetches of one key share one download. Never blocks on the
+        network. ``callback`` as for :meth:`begin_retrieve`. ``result()`` raises
+        :class:`NetworkError` (connection, a non-2xx status, a timeout), :class:`Malformed`
+        (the origin's bytes are not what the URL says; not stored), :class:`Corrupt`,
+        :class:`StorageError`; an unusable URL raises :class:`InvalidArgument` here."""
+        u = _cstr(url, "url")
+        return self._begin("fetch", url, callback,
+                           lambda lib, p, cb, key: lib.ssc_begin_fetch(p, u, cb, key))
+
+    def fetch(self, url):
+        """The body of ``url`` (a :class:`Response`): from the store, else from the origin
+        (then stored; a body that does not fit the quota is still answered, only not stored).
+        Blocks on the network on a miss. Raises as :meth:`begin_fetch`'s ``result()``."""
+        u = _cstr(url, "url")
+        lib = _lib.get()
+        with self._use() as p:
+            tp = lib.ssc_begin_fetch(p, u, _C_NO_CALLBACK, None)
+            if not tp:
+                raise _error(None)
+        return _outcome(_end_fetch(tp))
+
+    async def fetch_async(self, url):
+        """Coroutine form of :meth:`fetch`: waits on the token's fd with ``add_reader``.
+        Cancelling it abandons the token (a download it started still completes and stores)."""
+        with self.begin_fetch(url) as token:
+            return await token
+
+    # -- whole-presentation downloads
+
+    def download(self, manifest_url, *, quality="all", max_bitrate=None, levels=None, start=0.0,
+                 end=0.0, parallel=4, retries=3, backoff=0.2, connect_timeout=10.0,
+                 read_timeout=30.0, max_manifest_bytes=None, max_fragment_bytes=None,
+                 callback=None):
+        """Starts downloading the presentation of ``manifest_url`` (ending in ``/Manifest``)
+        for offline use; returns a :class:`DownloadToken` (``progress()``, ``cancel()``,
+        ``result()``, ``wait()``, ``fileno()``, ``await``).
+
+        The manifest is used as stored when it is (else fetched and stored); the selected
+        fragments not stored yet are fetched, validated and stored, so downloading again after
+        a cancel or a crash fetches only what is missing. Everything it stores is pinned
+        (never evicted). When the estimate (bitrate x duration) cannot fit under the quota,
+        ``result()`` raises :class:`QuotaExceeded` before any fragment is fetched.
+
+        Which quality levels: ``quality`` ``"all"`` (default), ``"highest"`` or ``"lowest"``
+        level of each stream; ``max_bitrate=N``: per stream the highest level at or under N
+        bits/s (the lowest if none is); ``levels=[(stream, quality), ...]``: exactly those
+        (positions in the manifest). ``start``/``end`` (seconds): only chunks overlapping
+        [start, end); ``end <= start`` means to the end. ``parallel``: requests in flight
+        (1..64). ``retries`` after the first attempt, with exponential ``backoff`` (seconds).
+        ``connect_timeout``/``read_timeout`` in seconds. ``max_manifest_bytes`` /
+        ``max_fragment_bytes``: caps on one response (default 64 MiB). ``callback`` as for
+        :meth:`begin_retrieve`. Bad values raise :class:`InvalidArgument` (or ``ValueError`` /
+        ``TypeError``) here."""
+        u = _cstr(manifest_url, "manifest_url")
+        opts, keep = _download_options(quality, max_bitrate, levels, start, end, parallel,
+                                       retries, backoff, connect_timeout, read_timeout,
+                                       max_manifest_bytes, max_fragment_bytes)
+        token = self._begin("download", manifest_url, callback,
+                            lambda lib, p, cb, key: lib.ssc_begin_download(p, u, ctypes.byref(opts), cb, key))
+        del keep  # the levels were copied by ssc_begin_download
+        return token
+
+    async def download_async(self, manifest_url, **options):
+        """Coroutine form of :meth:`download` (the same keywords): ``None`` once everything
+        selected is stored, else raises. Cancelling the coroutine cancels the download (what
+        was stored is kept)."""
+        token = self.download(manifest_url, **options)
+        with token:
+            try:
+                return await token
+            except asyncio.CancelledError:
+                token.cancel()
+                raise
 
     # -- management
 
@@ -873,6 +1243,58 @@ class Cache:
             yield self
         finally:
             self.close_media(manifest_url)
+
+    # -- downloaded presentations
+
+    def presentations(self):
+        """The presentations downloaded (completely or partly) into the cache, by any process:
+        a list of :class:`Presentation`, by manifest URL."""
+        lib = _lib.get()
+        out = ctypes.c_void_p()
+        self._status_call(lib.ssc_cache_list_presentations, ctypes.byref(out))
+        lst = out.value
+        try:
+            items = []
+            for i in range(lib.ssc_presentation_list_count(lst)):
+                info = _lib.PresentationInfoStruct()
+                st = lib.ssc_presentation_list_get(lst, i, ctypes.byref(info))
+                if st != _OK:
+                    raise _error(st)
+                items.append(Presentation(_decode(info.manifest_url), bool(info.complete),
+                                          bool(info.pinned), int(info.bytes),
+                                          int(info.fragments_stored), int(info.fragments_expected)))
+            return items
+        finally:
+            lib.ssc_presentation_list_free(lst)
+
+    def remove_presentation(self, manifest_url):
+        """Removes a presentation as a whole (its manifest, every entry under it, its download
+        record; pinned or not). Answers how many entries were removed (0: nothing stored)."""
+        n = ctypes.c_uint64()
+        st = self._status_call(_lib.get().ssc_cache_remove_presentation,
+                               _cstr(manifest_url, "manifest_url"), ctypes.byref(n))
+        return int(n.value) if st == _OK else 0
+
+    def verify_presentation(self, manifest_url, repair=False):
+        """Re-reads every fragment a presentation's download selected and checks its checksum
+        (damaged ones are dropped); with ``repair=True`` downloads again what is missing or was
+        damaged (blocking, on the network). A :class:`VerifyReport`, or ``None`` when nothing is
+        stored for ``manifest_url``. The repair's failures raise (:class:`NetworkError`...)."""
+        r = _lib.VerifyReportStruct()
+        st = self._status_call(_lib.get().ssc_cache_verify_presentation,
+                               _cstr(manifest_url, "manifest_url"),
+                               VERIFY_REPAIR if repair else 0, ctypes.byref(r))
+        if st == _MISS:
+            return None
+        return VerifyReport(*(int(getattr(r, f)) for f in VerifyReport._fields))
+
+    def verify(self):
+        """Reads every entry and checks its checksums (damaged ones are dropped), then makes the
+        index agree with the entry files; blocks as long as reading everything takes. A
+        :class:`CacheReport`."""
+        r = _lib.CacheReportStruct()
+        self._status_call(_lib.get().ssc_cache_verify, ctypes.byref(r))
+        return CacheReport(*(int(getattr(r, f)) for f in CacheReport._fields))
 
 
 def _enum_arg(value, names, what):

@@ -17,7 +17,19 @@ import glob
 import os
 import threading
 
-__all__ = ["LibraryNotFoundError", "get", "path", "CALLBACK", "StatsStruct"]
+__all__ = [
+    "LibraryNotFoundError",
+    "get",
+    "path",
+    "CALLBACK",
+    "StatsStruct",
+    "QualityRefStruct",
+    "DownloadOptionsStruct",
+    "ProgressStruct",
+    "PresentationInfoStruct",
+    "VerifyReportStruct",
+    "CacheReportStruct",
+]
 
 ENV_VAR = "SMOOTHCACHE_LIB"
 SONAME = "libsmoothcache.so.0"
@@ -42,6 +54,93 @@ class StatsStruct(ctypes.Structure):
         ("rejected", ctypes.c_uint64),
         ("evictions", ctypes.c_uint64),
         ("corrupt", ctypes.c_uint64),
+    ]
+
+
+class QualityRefStruct(ctypes.Structure):
+    """``struct ssc_quality_ref``: a (stream, quality level) pair, by position."""
+
+    _fields_ = [
+        ("stream", ctypes.c_size_t),
+        ("quality", ctypes.c_size_t),
+    ]
+
+
+class DownloadOptionsStruct(ctypes.Structure):
+    """``struct ssc_download_options``, in header order (fill it with
+    ``ssc_download_options_init`` first: ``struct_size`` versions it)."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("quality", ctypes.c_int32),  # ssc_quality_choice
+        ("max_bitrate", ctypes.c_uint64),
+        ("levels", ctypes.POINTER(QualityRefStruct)),
+        ("level_count", ctypes.c_size_t),
+        ("start_seconds", ctypes.c_double),
+        ("end_seconds", ctypes.c_double),
+        ("parallel", ctypes.c_uint32),
+        ("retries", ctypes.c_uint32),
+        ("backoff_ms", ctypes.c_uint32),
+        ("connect_timeout_ms", ctypes.c_uint32),
+        ("read_timeout_ms", ctypes.c_uint32),
+        ("max_manifest_bytes", ctypes.c_uint64),
+        ("max_fragment_bytes", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 4),
+    ]
+
+
+class ProgressStruct(ctypes.Structure):
+    """``struct ssc_progress``."""
+
+    _fields_ = [
+        ("fragments_done", ctypes.c_uint64),
+        ("fragments_total", ctypes.c_uint64),
+        ("bytes_done", ctypes.c_uint64),
+        ("bytes_expected", ctypes.c_uint64),
+        ("bytes_expected_is_estimate", ctypes.c_bool),
+        ("state", ctypes.c_int32),  # ssc_download_state
+        ("reserved", ctypes.c_uint64 * 4),
+    ]
+
+
+class PresentationInfoStruct(ctypes.Structure):
+    """``struct ssc_presentation_info`` (``manifest_url`` belongs to its list)."""
+
+    _fields_ = [
+        ("manifest_url", ctypes.c_char_p),
+        ("complete", ctypes.c_bool),
+        ("pinned", ctypes.c_bool),
+        ("bytes", ctypes.c_uint64),
+        ("fragments_stored", ctypes.c_uint64),
+        ("fragments_expected", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 4),
+    ]
+
+
+class VerifyReportStruct(ctypes.Structure):
+    """``struct ssc_verify_report``."""
+
+    _fields_ = [
+        ("checked", ctypes.c_uint64),
+        ("ok", ctypes.c_uint64),
+        ("missing", ctypes.c_uint64),
+        ("corrupt", ctypes.c_uint64),
+        ("repaired", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 3),
+    ]
+
+
+class CacheReportStruct(ctypes.Structure):
+    """``struct ssc_cache_report``."""
+
+    _fields_ = [
+        ("entries", ctypes.c_uint64),
+        ("added", ctypes.c_uint64),
+        ("dropped", ctypes.c_uint64),
+        ("corrupt", ctypes.c_uint64),
+        ("temps_removed", ctypes.c_uint64),
+        ("foreign", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 2),
     ]
 
 
@@ -82,6 +181,23 @@ _PROTOTYPES = {
     "ssc_token_wait": (_status, [_ptr, ctypes.c_int64]),
     "ssc_token_fd": (ctypes.c_int, [_ptr]),
     "ssc_token_free": (None, [_ptr]),
+    # fetch-through
+    "ssc_begin_fetch": (_ptr, [_ptr, _str, CALLBACK, _ptr]),
+    "ssc_end_fetch": (_status, [_ptr, ctypes.POINTER(_ptr)]),
+    # whole-presentation downloads
+    "ssc_download_options_init": (None, [ctypes.POINTER(DownloadOptionsStruct)]),
+    "ssc_begin_download": (_ptr, [_ptr, _str, ctypes.POINTER(DownloadOptionsStruct), CALLBACK, _ptr]),
+    "ssc_end_download": (_status, [_ptr]),
+    "ssc_download_progress": (_status, [_ptr, ctypes.POINTER(ProgressStruct)]),
+    "ssc_token_cancel": (_status, [_ptr]),
+    # downloaded presentations, verifies
+    "ssc_cache_list_presentations": (_status, [_ptr, ctypes.POINTER(_ptr)]),
+    "ssc_presentation_list_count": (ctypes.c_size_t, [_ptr]),
+    "ssc_presentation_list_get": (_status, [_ptr, ctypes.c_size_t, ctypes.POINTER(PresentationInfoStruct)]),
+    "ssc_presentation_list_free": (None, [_ptr]),
+    "ssc_cache_remove_presentation": (_status, [_ptr, _str, ctypes.POINTER(ctypes.c_uint64)]),
+    "ssc_cache_verify_presentation": (_status, [_ptr, _str, ctypes.c_uint32, ctypes.POINTER(VerifyReportStruct)]),
+    "ssc_cache_verify": (_status, [_ptr, ctypes.POINTER(CacheReportStruct)]),
 }
 
 _lock = threading.Lock()

@@ -440,10 +440,10 @@ impl Cache {
                 .await?;
                 let cache = self.clone();
                 let (k, body, ct) = (key.clone(), got.body.clone(), got.content_type.clone());
-                blocking(move || {
-                    cache.store_key(&k, ct.as_deref(), &body, pinned, Durability::Process)
-                })
-                .await?;
+                // Not pinned by itself: the presentation record pins it once the download is
+                // under way, and a download that fails before that leaves it evictable.
+                blocking(move || cache.store_key(&k, ct.as_deref(), &body, 0, Durability::Process))
+                    .await?;
                 got.body
             }
         };
@@ -648,17 +648,41 @@ impl Cache {
 
     fn presentation_info(&self, r: &Record) -> Result<PresentationInfo> {
         let key = self.key(&r.manifest_url)?;
+        // The fragments the download selected, from the stored manifest.
+        let expected = match self.load_key(&key) {
+            Ok(Some(m)) => match Manifest::parse(m.body()) {
+                Ok(m) => {
+                    let picked = select(&m, &r.selection)?;
+                    jobs(
+                        &m,
+                        &r.manifest_url,
+                        &picked,
+                        r.start,
+                        r.end,
+                        &self.ignore_params()?,
+                    )?
+                }
+                Err(_) => Vec::new(),
+            },
+            Ok(None) => Vec::new(),
+            Err(e) if e.status == Status::Corrupt => Vec::new(),
+            Err(e) => return Err(e),
+        };
         let st = self.store().synced()?;
-        let under = st.entries_under(key.presentation_base());
-        let bytes = under.iter().map(|(_, m)| m.size).sum();
-        let record_hash = key.presentation_record().hash();
-        let fragments_stored = under
+        let bytes = st
+            .entries_under(key.presentation_base())
             .iter()
-            .filter(|(h, _)| *h != key.hash() && *h != record_hash)
+            .map(|(_, m)| m.size)
+            .sum();
+        let fragments_stored = expected
+            .iter()
+            .filter(|j| st.contains(j.key.hash()).is_some())
             .count() as u64;
+        let complete =
+            r.complete && !expected.is_empty() && fragments_stored == expected.len() as u64;
         Ok(PresentationInfo {
             manifest_url: r.manifest_url.clone(),
-            complete: r.complete && fragments_stored >= r.fragments,
+            complete,
             pinned: true,
             bytes,
             fragments_stored,

@@ -15,17 +15,43 @@ C_TYPES = {
     "bool": ctypes.c_bool,
     "int": ctypes.c_int,
     "int64_t": ctypes.c_int64,
+    "uint32_t": ctypes.c_uint32,
     "uint64_t": ctypes.c_uint64,
     "size_t": ctypes.c_size_t,
+    "double": ctypes.c_double,
     "ssc_status": ctypes.c_int32,
     "ssc_durability": ctypes.c_int32,
     "ssc_eviction": ctypes.c_int32,
+    "ssc_quality_choice": ctypes.c_int32,
+    "ssc_download_state": ctypes.c_int32,
     "ssc_callback": _lib.CALLBACK,
     "char*": ctypes.c_char_p,
     "uint8_t*": ctypes.c_void_p,
     "void*": ctypes.c_void_p,
     "size_t*": ctypes.POINTER(ctypes.c_size_t),
+    "uint64_t*": ctypes.POINTER(ctypes.c_uint64),
     "struct ssc_stats*": ctypes.POINTER(_lib.StatsStruct),
+    "struct ssc_quality_ref*": ctypes.POINTER(_lib.QualityRefStruct),
+    "struct ssc_download_options*": ctypes.POINTER(_lib.DownloadOptionsStruct),
+    "struct ssc_progress*": ctypes.POINTER(_lib.ProgressStruct),
+    "struct ssc_presentation_info*": ctypes.POINTER(_lib.PresentationInfoStruct),
+    "struct ssc_verify_report*": ctypes.POINTER(_lib.VerifyReportStruct),
+    "struct ssc_cache_report*": ctypes.POINTER(_lib.CacheReportStruct),
+}
+
+# The opaque handles: passed as void pointers.
+OPAQUE = r"struct ssc_(cache|token|response|presentation_list)"
+
+# Structs of the header that the binding lays out with ctypes, and the result types that
+# mirror them field for field (reserved words excepted).
+STRUCTS = {
+    "ssc_stats": (_lib.StatsStruct, smoothcache.Stats),
+    "ssc_quality_ref": (_lib.QualityRefStruct, None),
+    "ssc_download_options": (_lib.DownloadOptionsStruct, None),
+    "ssc_progress": (_lib.ProgressStruct, smoothcache.Progress),
+    "ssc_presentation_info": (_lib.PresentationInfoStruct, smoothcache.Presentation),
+    "ssc_verify_report": (_lib.VerifyReportStruct, smoothcache.VerifyReport),
+    "ssc_cache_report": (_lib.CacheReportStruct, smoothcache.CacheReport),
 }
 
 
@@ -34,11 +60,35 @@ def c_to_ctypes(decl):
     t = re.sub(r"\bconst\b", "", decl)
     t = re.sub(r"\s*\*", "*", t).strip()
     t = re.sub(r"\s+", " ", t)
-    if re.fullmatch(r"struct ssc_(cache|token|response)\*", t):
+    if re.fullmatch(OPAQUE + r"\*", t):
         return ctypes.c_void_p
-    if re.fullmatch(r"struct ssc_(cache|token|response)\*\*", t):
+    if re.fullmatch(OPAQUE + r"\*\*", t):
         return ctypes.POINTER(ctypes.c_void_p)
     return C_TYPES[t]
+
+
+def struct_fields(text, name):
+    """[(field name, ctypes type)] of `typedef struct name {...} name;` in the header."""
+    m = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), text, re.S)
+    assert m, "no struct %s in the header" % name
+    out = []
+    for decl in m.group(1).split(";"):
+        decl = decl.strip()
+        if not decl:
+            continue
+        dm = re.fullmatch(r"(.*?[\s*])(\w+)(?:\[(\d+)\])?", decl, re.S)
+        assert dm, decl
+        t = c_to_ctypes(dm.group(1))
+        if dm.group(3):
+            t = t * int(dm.group(3))
+        out.append((dm.group(2), t))
+    return out
+
+
+def same_type(a, b):
+    if issubclass(a, ctypes.Array) and issubclass(b, ctypes.Array):
+        return a._type_ is b._type_ and a._length_ == b._length_
+    return a is b
 
 
 def strip_name(param):
@@ -73,10 +123,11 @@ class TestPrototypes(unittest.TestCase):
                 self.assertEqual(want, list(argtypes), params)
 
     def test_the_cache_api_is_bound(self):
-        # Everything of the cache/token/response API; the manifest and fragment inspection
-        # functions are not bound by this package (yet).
+        # Everything of the cache/token/response, fetch, download and presentation API; the
+        # manifest and fragment inspection functions and the loopback server are not bound by
+        # this package (yet).
         for name in self.decls:
-            if re.match(r"ssc_(manifest|fragment|bytes|string)_", name):
+            if re.match(r"ssc_(manifest|fragment|bytes|string|server)_", name):
                 continue
             self.assertIn(name, _lib._PROTOTYPES, "%s is in the header but not bound" % name)
 
@@ -87,6 +138,24 @@ class TestPrototypes(unittest.TestCase):
         self.assertEqual(ctypes.sizeof(_lib.StatsStruct), 8 * len(fields))
         self.assertEqual(list(smoothcache.Stats._fields), fields)
 
+    def test_struct_layouts(self):
+        # Same fields, same order, same types: ctypes then lays them out as the C compiler does.
+        for name, (struct, mirror) in STRUCTS.items():
+            with self.subTest(struct=name):
+                want = struct_fields(self.text, name)
+                got = list(struct._fields_)
+                self.assertEqual([f for f, _ in want], [f for f, _ in got])
+                for (f, a), (_, b) in zip(want, got):
+                    self.assertTrue(same_type(a, b), "%s.%s: header %r, binding %r" % (name, f, a, b))
+                if mirror is not None:
+                    self.assertEqual(list(mirror._fields), [f for f, _ in want if f != "reserved"])
+
+    def test_download_options_size_is_the_librarys(self):
+        o = _lib.DownloadOptionsStruct()
+        _lib.get().ssc_download_options_init(ctypes.byref(o))
+        self.assertEqual(o.struct_size, ctypes.sizeof(_lib.DownloadOptionsStruct))
+        self.assertEqual((o.parallel, o.retries, o.backoff_ms), (4, 3, 200))
+
     def test_constants(self):
         consts = dict((k, int(v)) for k, v in re.findall(r"#define (SSC_\w+) (-?\d+)", self.text))
         for s in smoothcache.Status:
@@ -95,6 +164,11 @@ class TestPrototypes(unittest.TestCase):
         self.assertEqual(consts["SSC_DURABILITY_PROCESS"], smoothcache.DURABILITY_PROCESS)
         self.assertEqual(consts["SSC_EVICT_NONE"], smoothcache.EVICT_NONE)
         self.assertEqual(consts["SSC_EVICT_LRU"], smoothcache.EVICT_LRU)
+        for q in ("ALL", "HIGHEST", "LOWEST", "MAX_BITRATE", "LIST"):
+            self.assertEqual(consts["SSC_QUALITY_" + q], getattr(smoothcache, "QUALITY_" + q), q)
+        self.assertEqual(consts["SSC_VERIFY_REPAIR"], smoothcache.VERIFY_REPAIR)
+        states = [consts["SSC_DOWNLOAD_" + s.name] for s in smoothcache.DownloadState]
+        self.assertEqual(states, list(range(len(smoothcache.DownloadState))))
         statuses = {k for k in consts
                     if k.startswith("SSC_ERR_") or k in ("SSC_OK", "SSC_MISS", "SSC_PENDING", "SSC_TIMED_OUT")}
         self.assertEqual(statuses, {"SSC_" + s.name for s in smoothcache.Status})
