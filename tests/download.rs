@@ -434,3 +434,26 @@ fn a_download_that_fails_early_leaves_nothing_pinned() {
         .unwrap();
     assert_eq!(c.stats().unwrap().entries, 1);
 }
+
+#[test]
+fn cancel_drops_requests_in_flight_at_once() {
+    let root = sample();
+    let origin = Origin::start(&root);
+    origin.fault("Fragments", Fault::Slow(Duration::from_secs(20)), 1000);
+    let d = common::tempdir();
+    let c = open(d.path(), 64 << 20);
+    let t = c
+        .begin_download(&origin.url("sample.ism/Manifest"), quick(), None)
+        .unwrap();
+    while origin.request_count() < 3 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let start = std::time::Instant::now();
+    t.cancel();
+    assert_eq!(t.completion.take().unwrap_err().status, Status::Cancelled);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}

@@ -185,6 +185,7 @@ fn foreign_files_are_left_alone_and_never_served() {
     let entries = fill(&c, 3);
     drop(c);
     let sub = d.path().join("e").join("00");
+    fs::create_dir_all(&sub).unwrap();
     fs::write(sub.join("notes.txt"), b"mine").unwrap();
     fs::write(sub.join("0".repeat(32)), b"PNG not an entry").unwrap();
     fs::write(d.path().join("README.user"), b"hello").unwrap();

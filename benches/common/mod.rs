@@ -6,6 +6,8 @@
 //! figure, round after round), so a disturbance on the machine hits both sides of a ratio.
 //! A row holds one value per round; the table shows their median and spread.
 
+#![allow(dead_code)] // each bench uses its own subset
+
 use std::time::Instant;
 
 /// The median of `v` (the upper one for an even count). `v` is not empty.

@@ -156,17 +156,46 @@ impl Progress {
     }
 }
 
+/// A cancel request: a flag for the checks between steps, and a wake-up for the waits.
+#[derive(Default)]
+struct Cancel {
+    flag: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    fn set(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        loop {
+            // Made before the check, so a cancel between the two still wakes it.
+            let woken = self.notify.notified();
+            if self.is_set() {
+                return;
+            }
+            woken.await;
+        }
+    }
+}
+
 /// A download under way: its completion, its progress, and a way to cancel it.
 pub struct Download {
     pub completion: Completion<()>,
     pub progress: Arc<Progress>,
-    cancel: Arc<AtomicBool>,
+    cancel: Arc<Cancel>,
 }
 
 impl Download {
     /// Stops the download; what it stored stays, and downloading again fetches the rest.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
+        self.cancel.set();
     }
 }
 
@@ -382,7 +411,7 @@ impl Cache {
             http::client(&opts.http)?
         };
         let progress = Arc::new(Progress::default());
-        let cancel = Arc::new(AtomicBool::new(false));
+        let cancel = Arc::new(Cancel::default());
         let (completion, completer) = Completion::external(callback);
         let (cache, p, c, url) = (
             self.clone(),
@@ -420,7 +449,7 @@ impl Cache {
         key: Key,
         opts: &DownloadOptions,
         progress: &Progress,
-        cancel: &Arc<AtomicBool>,
+        cancel: &Arc<Cancel>,
     ) -> Result<()> {
         let pinned = entry::FLAG_PINNED;
         // The manifest: as stored (so a resumed download works offline too), else fetched.
@@ -435,7 +464,7 @@ impl Cache {
                     manifest_url,
                     &opts.http,
                     opts.max_manifest_bytes,
-                    Some(cancel),
+                    Some(&cancel.flag),
                 )
                 .await?;
                 let cache = self.clone();
@@ -517,10 +546,7 @@ impl Cache {
         let mut left_estimate = remaining;
         loop {
             // Keep `parallel` requests going until the list is done or something failed.
-            while first_err.is_none()
-                && !cancel.load(Ordering::Relaxed)
-                && set.len() < opts.parallel
-            {
+            while first_err.is_none() && !cancel.is_set() && set.len() < opts.parallel {
                 let Some(job) = iter.next() else { break };
                 let (cache, client, http, max, cancel) = (
                     self.clone(),
@@ -536,7 +562,8 @@ impl Cache {
                     // worth another try, within the same bound as network failures.
                     let mut tries = 0;
                     loop {
-                        let got = http::get(&client, &job.url, &http, max, Some(&cancel)).await?;
+                        let got =
+                            http::get(&client, &job.url, &http, max, Some(&cancel.flag)).await?;
                         let size = entry::encoded_len(
                             job.key.as_str(),
                             got.content_type.as_deref(),
@@ -563,8 +590,17 @@ impl Cache {
                     }
                 });
             }
-            let Some(res) = set.join_next().await else {
-                break;
+            // A cancel drops the requests in flight at once rather than waiting them out.
+            let res = tokio::select! {
+                r = set.join_next() => match r {
+                    Some(r) => r,
+                    None => break,
+                },
+                _ = cancel.wait() => {
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    break;
+                }
             };
             match res
                 .map_err(|e| Error::internal(format!("a download task failed: {e}")))
@@ -587,7 +623,7 @@ impl Cache {
                 }
             }
         }
-        if cancel.load(Ordering::Relaxed) {
+        if cancel.is_set() {
             return Err(Error::new(
                 Status::Cancelled,
                 "the download was cancelled; what it stored is kept",
