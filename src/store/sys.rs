@@ -27,13 +27,27 @@ pub mod faults {
     use std::cell::RefCell;
     use std::collections::HashMap;
 
+    /// Per site: (errno, calls to let through first, calls to fail).
+    type Plan = HashMap<Site, (i32, u32, u32)>;
+
     thread_local! {
-        static PLAN: RefCell<HashMap<Site, (i32, u32)>> = RefCell::new(HashMap::new());
+        static PLAN: RefCell<Plan> = RefCell::new(HashMap::new());
     }
 
     /// Fails the next `count` calls at `site` on this thread with `errno`.
     pub fn inject(site: Site, errno: i32, count: u32) {
-        PLAN.with(|p| p.borrow_mut().insert(site, (errno, count)));
+        inject_after(site, errno, 0, count);
+    }
+
+    /// Lets `skip` calls at `site` through, then fails `count` of them: a test walks every call
+    /// site of an operation by raising `skip` until the fault is no longer reached.
+    pub fn inject_after(site: Site, errno: i32, skip: u32, count: u32) {
+        PLAN.with(|p| p.borrow_mut().insert(site, (errno, skip, count)));
+    }
+
+    /// Whether a planned fault at `site` has not been reached yet.
+    pub fn pending(site: Site) -> bool {
+        PLAN.with(|p| p.borrow().get(&site).is_some_and(|&(_, _, n)| n > 0))
     }
 
     pub fn clear() {
@@ -43,7 +57,11 @@ pub mod faults {
     pub(super) fn take(site: Site) -> Option<i32> {
         PLAN.with(|p| {
             let mut plan = p.borrow_mut();
-            let (errno, left) = plan.get_mut(&site)?;
+            let (errno, skip, left) = plan.get_mut(&site)?;
+            if *skip > 0 {
+                *skip -= 1;
+                return None;
+            }
             if *left == 0 {
                 return None;
             }
