@@ -509,7 +509,7 @@ fn ctrl_c_keeps_what_was_stored_and_a_second_download_fetches_only_the_rest() {
     let ls = ok(&run(d.path(), &["ls"]));
     assert!(ls.contains("partial"), "{ls}");
     // Every fragment stored was requested once; requests in flight at the cancel were dropped.
-    assert!(origin.request_count() >= stored + 1);
+    assert!(origin.request_count() > stored);
 
     origin.clear_faults();
     let before = origin.request_count();
