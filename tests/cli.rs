@@ -1,12 +1,14 @@
 //! The `smoothcache` command-line tool, run as a process against a real origin on 127.0.0.1
 //! serving the FFmpeg sample (scripts/make-sample.sh): download with progress, offline reads,
-//! ls / verify / repair / rm / stats, the cache directory's sources, argument mistakes, and
-//! Ctrl-C during a slow download followed by a resume.
+//! ls / verify / repair / rm / stats, the cache directory's sources, argument mistakes,
+//! Ctrl-C during a slow download followed by a resume, and `serve` / `url`: the server run as a
+//! process, read over plain TCP by local URL and as a forward proxy, stopped by a signal.
 
 mod common;
 use common::origin::{Fault, Origin};
 use smoothcache::Cache;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -303,7 +305,22 @@ fn failures_are_one_line_with_a_status() {
             "unexpected argument",
         ),
         (&["ls", "--repair"][..], "unknown option"),
-        (&["url", "http://h/a.ism/Manifest"][..], "unknown command"),
+        (
+            &["frobnicate", "http://h/a.ism/Manifest"][..],
+            "unknown command",
+        ),
+        (&["url"][..], "a URL is needed"),
+        (
+            &["url", "http://h/a.ism/Manifest", "--server", "localhost"][..],
+            "--server",
+        ),
+        (&["serve", "--listen", "nowhere:80"][..], "--listen"),
+        (
+            &["serve", "--max-connections", "0"][..],
+            "--max-connections",
+        ),
+        (&["serve", "--quota", "1G"][..], "--fetch-through"),
+        (&["serve", "extra"][..], "unexpected argument"),
     ] {
         let o = run(d.path(), args);
         let line = fails(&o, 2, "SSC_ERR_INVALID_ARGUMENT");
@@ -354,11 +371,23 @@ fn failures_are_one_line_with_a_status() {
 fn help_and_version() {
     let o = tool().arg("--help").output().unwrap();
     let h = ok(&o);
-    for cmd in ["download", "ls", "verify", "rm", "stats", "get", "--dir"] {
+    for cmd in [
+        "download", "ls", "verify", "rm", "stats", "get", "serve", "url", "--dir",
+    ] {
         assert!(h.contains(cmd), "{cmd} in {h}");
     }
     assert!(ok(&tool().args(["download", "-h"]).output().unwrap()).contains("--max-bitrate"));
     assert!(ok(&tool().args(["help", "verify"]).output().unwrap()).contains("--repair"));
+    let serve = ok(&tool().args(["serve", "--help"]).output().unwrap());
+    for opt in [
+        "--listen",
+        "--fetch-through",
+        "--max-connections",
+        "serve.addr",
+    ] {
+        assert!(serve.contains(opt), "{opt} in {serve}");
+    }
+    assert!(ok(&tool().args(["help", "url"]).output().unwrap()).contains("--server"));
     let v = ok(&tool().arg("--version").output().unwrap());
     assert_eq!(
         v.trim(),
@@ -526,4 +555,317 @@ fn ctrl_c_keeps_what_was_stored_and_a_second_download_fetches_only_the_rest() {
     );
     assert!(ok(&run(d.path(), &["ls"])).contains("complete"));
     ok(&run(d.path(), &["verify", &manifest]));
+}
+
+// ---- serve / url ----
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`), the whole reply read.
+fn http(addr: &str, method: &str, target: &str, extra: &str) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a whole head");
+    let head = text(&raw[..split]);
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Reply {
+        status,
+        head,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// A `smoothcache serve` child: its address (the first line of its stdout, read with a
+/// deadline) and its stderr, read to the end in the background.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+    /// The rest of stdout after the address line, and all of stderr.
+    rest: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Served {
+    fn start(dir: &Path, args: &[&str]) -> Served {
+        let mut child = tool()
+            .arg("--dir")
+            .arg(dir)
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let rest = std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            let _ = tx.send(first);
+            // Keep reading, so the pipe never blocks the server; nothing more is expected.
+            let mut rest = String::new();
+            let _ = r.read_to_string(&mut rest);
+            rest
+        });
+        let stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut all);
+            all
+        });
+        let first = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("serve printed its address");
+        assert!(
+            first.ends_with('\n'),
+            "a whole first line (the server exited?): {first:?}"
+        );
+        let addr = first.trim_end_matches('\n').to_owned();
+        let parsed: std::net::SocketAddr = addr.parse().unwrap_or_else(|_| {
+            panic!("the first line is exactly IP:port, not {first:?}");
+        });
+        assert_eq!(parsed.to_string(), addr);
+        Served {
+            child,
+            addr,
+            rest: Some(rest),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Sends `sig`; the server must exit with status 0 within 5 s. Answers its stderr.
+    fn stop(mut self, sig: libc::c_int) -> String {
+        // SAFETY: our own child's pid; it has not been waited for yet.
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as libc::pid_t, sig) },
+            0
+        );
+        let t = Instant::now();
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "the server did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let err = self.stderr.take().unwrap().join().unwrap();
+        assert_eq!(status.code(), Some(0), "{err}");
+        let rest = self.rest.take().unwrap().join().unwrap();
+        assert_eq!(rest, "", "stdout holds only the address");
+        err
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn serve_answers_by_local_url_and_as_a_proxy_and_stops_on_a_signal() {
+    let root = sample();
+    let origin = Origin::start(&root);
+    let d = common::tempdir();
+    let manifest = origin.url("sample.ism/Manifest");
+    ok(&run(
+        d.path(),
+        &[
+            "download",
+            &manifest,
+            "--quality",
+            "lowest",
+            "--quota",
+            "64M",
+        ],
+    ));
+    // Offline from here on: the origin is gone.
+    origin.stop();
+    drop(origin);
+
+    let server = Served::start(d.path(), &[]);
+    let addr = server.addr.clone();
+    assert!(
+        addr.starts_with("127.0.0.1:"),
+        "loopback by default: {addr}"
+    );
+    let state = std::fs::read_to_string(d.path().join("serve.addr")).unwrap();
+    assert_eq!(state.lines().next(), Some(addr.as_str()), "{state}");
+
+    // `url` finds the running server through serve.addr, or is told it with --server.
+    let local = ok(&run(d.path(), &["url", &manifest]))
+        .trim_end()
+        .to_owned();
+    let origin_part = manifest.trim_start_matches("http://");
+    assert_eq!(local, format!("http://{addr}/http/{origin_part}"));
+    let told = tool()
+        .args(["url", &manifest, "--server", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&told).trim_end(), local, "no cache directory needed");
+    let line = fails(
+        &run(d.path(), &["url", &manifest.replace("Manifest", "x.mp4")]),
+        1,
+        "SSC_ERR_INVALID_ARGUMENT",
+    );
+    assert!(line.contains("/Manifest"), "{line}");
+
+    // By local URL: the manifest (trimmed to the stored level) and a fragment, byte for byte.
+    let path = local
+        .trim_start_matches(&format!("http://{addr}"))
+        .to_owned();
+    let m = http(&addr, "GET", &path, "");
+    assert_eq!(m.status, 200);
+    let mtext = text(&m.body);
+    assert!(
+        mtext.contains("Bitrate=\"60000\"") && !mtext.contains("Bitrate=\"240000\""),
+        "only the stored video level is listed: {mtext}"
+    );
+    let rel = "QualityLevels(60000)/Fragments(video=20000000)";
+    let want = std::fs::read(root.join("sample.ism").join(rel)).unwrap();
+    let frag = http(&addr, "GET", &path.replace("Manifest", rel), "");
+    assert_eq!(frag.status, 200);
+    assert!(frag.body == want, "the stored bytes");
+    assert_eq!(frag.header("content-type"), Some("video/mp4"));
+    assert_eq!(
+        frag.header("content-length"),
+        Some(want.len().to_string().as_str())
+    );
+    // A level not downloaded is a 404.
+    let missing = path.replace("Manifest", "QualityLevels(240000)/Fragments(video=0)");
+    assert_eq!(http(&addr, "GET", &missing, "").status, 404);
+
+    // As a forward proxy: the original absolute URL as the request target.
+    let rel = "QualityLevels(48000)/Fragments(audio=0)";
+    let audio = manifest.replace("Manifest", rel);
+    let r = http(&addr, "GET", &audio, "");
+    assert_eq!(r.status, 200);
+    assert!(r.body == std::fs::read(root.join("sample.ism").join(rel)).unwrap());
+    let r = http(&addr, "GET", &audio, "Range: bytes=0-9\r\n");
+    assert_eq!((r.status, r.body.len()), (206, 10));
+
+    // Ctrl-C: a clean stop, status 0, serve.addr removed, nothing listens any more.
+    let err = server.stop(libc::SIGINT);
+    assert!(err.contains("stopped (SIGINT)"), "{err}");
+    assert!(!d.path().join("serve.addr").exists());
+    assert!(TcpStream::connect(&addr).is_err(), "no longer listening");
+    let line = fails(&run(d.path(), &["url", &manifest]), 1, "SSC_MISS");
+    assert!(line.contains("no server is running"), "{line}");
+}
+
+#[test]
+fn serve_options_sigterm_and_a_stale_address_file() {
+    let d = common::tempdir();
+    let url = "http://o.test/v.ism/notes.txt";
+    Cache::open(d.path(), 0)
+        .unwrap()
+        .persist(url, Some("text/plain"), b"hello")
+        .unwrap();
+    // An explicit address, a connection limit; SIGTERM stops it as cleanly as SIGINT.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let server = Served::start(d.path(), &["--listen", &listen, "--max-connections", "4"]);
+    assert_eq!(server.addr, listen);
+    let r = http(&listen, "GET", url, "");
+    assert_eq!((r.status, &r.body[..]), (200, &b"hello"[..]));
+    let r = http(&listen, "HEAD", "/http/o.test/v.ism/notes.txt", "");
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert_eq!(r.header("content-length"), Some("5"));
+    // A second server cannot take the same address: one line, SSC_ERR_IO, status 1.
+    let o = run(d.path(), &["serve", "--listen", &listen]);
+    let line = fails(&o, 1, "SSC_ERR_IO");
+    assert!(line.contains(&listen), "{line}");
+    assert!(o.stdout.is_empty(), "no address printed");
+    assert!(
+        d.path().join("serve.addr").exists(),
+        "the failed server left the running one's file alone"
+    );
+    let err = server.stop(libc::SIGTERM);
+    assert!(err.contains("stopped (SIGTERM)"), "{err}");
+    assert!(!d.path().join("serve.addr").exists());
+
+    // A file left by a server killed with SIGKILL names a process that is gone: reported.
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    std::fs::write(
+        d.path().join("serve.addr"),
+        format!("127.0.0.1:1\npid {dead}\n"),
+    )
+    .unwrap();
+    let line = fails(
+        &run(d.path(), &["url", "http://o.test/v.ism/Manifest"]),
+        1,
+        "SSC_MISS",
+    );
+    assert!(line.contains("no longer running"), "{line}");
+
+    // Serving needs a cache; only --fetch-through (which stores) makes one.
+    let gone = d.path().join("not-there");
+    fails(&run(&gone, &["serve"]), 1, "SSC_ERR_IO");
+    assert!(!gone.exists());
+}
+
+#[test]
+fn serve_with_fetch_through_stores_what_it_serves() {
+    let root = sample();
+    let origin = Origin::start(&root);
+    let d = common::tempdir();
+    let dir = d.path().join("new-cache");
+    let server = Served::start(&dir, &["--fetch-through", "--quota", "64M"]);
+    let manifest = origin.url("sample.ism/Manifest");
+    let rel = "QualityLevels(120000)/Fragments(video=0)";
+    let frag_url = manifest.replace("Manifest", rel);
+    let r = http(&server.addr, "GET", &frag_url, "");
+    assert_eq!(r.status, 200);
+    let want = std::fs::read(root.join("sample.ism").join(rel)).unwrap();
+    assert!(r.body == want);
+    assert_eq!(origin.request_count(), 1);
+    // Not at the origin: its 404 is passed on, and nothing is stored.
+    let nothing = manifest.replace("Manifest", "QualityLevels(1)/Fragments(video=0)");
+    assert_eq!(http(&server.addr, "GET", &nothing, "").status, 404);
+    server.stop(libc::SIGINT);
+    origin.stop();
+    // Stored: read back offline, the bytes the player got.
+    let g = run(&dir, &["get", &frag_url]);
+    ok(&g);
+    assert!(g.stdout == want);
+    let s = ok(&run(&dir, &["stats"]));
+    assert!(s.contains(&format!("quota_bytes {}", 64 << 20)), "{s}");
 }

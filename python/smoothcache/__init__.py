@@ -30,6 +30,12 @@ The library can also go to the origin itself:
 :meth:`Cache.remove_presentation`, :meth:`Cache.verify_presentation` and :meth:`Cache.verify`
 manage what was downloaded.
 
+Unmodified players (GStreamer, VLC) play what the cache holds through a loopback HTTP server:
+
+    with cache.serve() as server:               # 127.0.0.1, a free port
+        server.address                          # "127.0.0.1:41234": http_proxy=http://<address>
+        server.local_url(manifest_url)          # "http://127.0.0.1:41234/http/origin/a.ism/Manifest"
+
 Every failure the library reports raises a subclass of :class:`Error` carrying ``status``,
 ``status_name`` and ``message``. Misuse detected in Python (wrong types, NUL bytes in strings,
 out-of-range integers, a closed cache or token) raises ``TypeError``/``ValueError``.
@@ -55,6 +61,7 @@ from ._lib import LibraryNotFoundError
 
 __all__ = [
     "Cache",
+    "Server",
     "Token",
     "DownloadToken",
     "Response",
@@ -1295,6 +1302,131 @@ class Cache:
         r = _lib.CacheReportStruct()
         self._status_call(_lib.get().ssc_cache_verify, ctypes.byref(r))
         return CacheReport(*(int(getattr(r, f)) for f in CacheReport._fields))
+
+    # -- the loopback HTTP server
+
+    def serve(self, listen=None, *, fetch_through=False, max_connections=None,
+              max_requests_per_connection=None, header_timeout=None):
+        """Serves the cache over HTTP (``ssc_server_start``) so unmodified players play what it
+        holds; returns a running :class:`Server` (``.address``, ``.local_url()``, ``.stop()``,
+        a context manager).
+
+        ``listen``: ``"IP:port"``; ``None`` is ``"127.0.0.1:0"``, a free loopback port. Any other
+        address is used as given (``"0.0.0.0:8080"`` exposes the cache to the network). Two ways
+        in, both always on: a forward proxy (a player run with ``http_proxy=http://ADDRESS``
+        plays its original URLs) and local URLs (:meth:`Server.local_url`). Stored bodies are
+        served with their content type, Content-Length, an ETag, HEAD and byte ranges; what is
+        not stored is a 404; when only some quality levels of a presentation are fully stored,
+        its manifest is served trimmed to those. Requests only ever become cache keys.
+
+        ``fetch_through=True``: what is not stored is fetched from the origin, stored (within
+        the quota) and served — a first online viewing fills the cache. ``max_connections``:
+        connections served at once (default 256; more are refused until one closes).
+        ``max_requests_per_connection``: requests on one keep-alive connection before it is
+        closed (default 10,000). ``header_timeout``: seconds to wait for a request's headers,
+        also the life of an idle connection (default 30). Raises :class:`StorageError` when the
+        address cannot be bound (in use, not permitted), :class:`InvalidArgument` for a bad
+        address or a limit of 0.
+
+        The server keeps running after this handle is closed; it stops with ``stop()``, at the
+        end of a ``with`` block, or when the :class:`Server` object is garbage collected (keep a
+        reference to it while it should serve).
+        """
+        lib = _lib.get()
+        o = _lib.ServerOptionsStruct()
+        lib.ssc_server_options_init(ctypes.byref(o))
+        o.fetch_through = bool(fetch_through)
+        if max_connections is not None:
+            o.max_connections = _int_range(max_connections, "max_connections", 0, _UINT32_MAX)
+        if max_requests_per_connection is not None:
+            o.max_requests_per_connection = _int_range(
+                max_requests_per_connection, "max_requests_per_connection", 0, _UINT32_MAX)
+        if header_timeout is not None:
+            o.header_timeout_ms = _ms(header_timeout, "header_timeout")
+        addr = None if listen is None else _cstr(listen, "listen")
+        out = ctypes.c_void_p()
+        with self._use() as p:
+            st = lib.ssc_server_start(p, addr, ctypes.byref(o), ctypes.byref(out))
+            if st != _OK:
+                raise _error(st)
+        return Server(out.value)
+
+
+class Server:
+    """A running loopback HTTP server over a cache (``ssc_server``), made by
+    :meth:`Cache.serve`.
+
+    * ``address`` — where it listens, ``"IP:port"`` (the port chosen when 0 was asked for):
+      run a player with ``http_proxy=http://`` + ``address`` and it plays its original URLs.
+    * ``local_url(manifest_url)`` — the URL under this server at which a player plays
+      ``manifest_url`` (``http://ADDRESS/http/origin/.../Name.ism/Manifest``): it ends in
+      ``/Manifest`` with the fragments below it, as players expect.
+    * ``stop()`` — stops accepting, closes open connections, waits (briefly) for them to end.
+      Idempotent. Also at the end of a ``with`` block and when the object is garbage
+      collected. Do not call it from a token callback (it may run on the library's threads).
+
+    Methods may be called from any thread.
+    """
+
+    def __init__(self, ptr):
+        self._handle = _Handle(ptr)
+        self.address = _decode(_lib.get().ssc_server_address(ptr))
+
+    def __repr__(self):
+        return "<smoothcache.Server %s%s>" % (self.address, " stopped" if self.stopped else "")
+
+    @property
+    def stopped(self):
+        return self._handle.ptr is None
+
+    @contextlib.contextmanager
+    def _use(self):
+        p = self._handle.acquire()
+        if p is None:
+            raise ValueError("the server is stopped")
+        try:
+            yield p
+        finally:
+            self._handle.release()
+
+    def local_url(self, manifest_url):
+        """The local URL of ``manifest_url`` (an http(s) URL ending in ``/Manifest``; its query
+        is kept) under this server, a ``str``. Raises :class:`InvalidArgument` for any other
+        URL, ``ValueError`` once stopped."""
+        u = _cstr(manifest_url, "manifest_url")
+        lib = _lib.get()
+        out = ctypes.c_char_p()
+        with self._use() as p:
+            st = lib.ssc_server_local_url(p, u, ctypes.byref(out))
+            if st != _OK:
+                raise _error(st)
+        try:
+            return _decode(out.value)
+        finally:
+            lib.ssc_string_free(out)
+
+    def stop(self):
+        """Stops the server (``ssc_server_stop``); waits for calls in flight on other threads.
+        Idempotent."""
+        p = self._handle.take()
+        if p is not None:
+            _lib.get().ssc_server_stop(p)
+
+    def __del__(self):
+        h = getattr(self, "_handle", None)
+        p = h.ptr if h is not None else None
+        if p is not None:
+            h.ptr = None
+            try:
+                _lib.get().ssc_server_stop(p)
+            except Exception:  # interpreter shutdown
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def _enum_arg(value, names, what):

@@ -29,6 +29,7 @@ __all__ = [
     "PresentationInfoStruct",
     "VerifyReportStruct",
     "CacheReportStruct",
+    "ServerOptionsStruct",
 ]
 
 ENV_VAR = "SMOOTHCACHE_LIB"
@@ -144,6 +145,20 @@ class CacheReportStruct(ctypes.Structure):
     ]
 
 
+class ServerOptionsStruct(ctypes.Structure):
+    """``struct ssc_server_options``, in header order (fill it with ``ssc_server_options_init``
+    first: ``struct_size`` versions it)."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("fetch_through", ctypes.c_bool),
+        ("max_connections", ctypes.c_uint32),
+        ("max_requests_per_connection", ctypes.c_uint32),
+        ("header_timeout_ms", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint64 * 4),
+    ]
+
+
 # typedef void (*ssc_callback)(struct ssc_token *token, void *state);
 CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
@@ -198,6 +213,14 @@ _PROTOTYPES = {
     "ssc_cache_remove_presentation": (_status, [_ptr, _str, ctypes.POINTER(ctypes.c_uint64)]),
     "ssc_cache_verify_presentation": (_status, [_ptr, _str, ctypes.c_uint32, ctypes.POINTER(VerifyReportStruct)]),
     "ssc_cache_verify": (_status, [_ptr, ctypes.POINTER(CacheReportStruct)]),
+    # the loopback HTTP server
+    "ssc_server_options_init": (None, [ctypes.POINTER(ServerOptionsStruct)]),
+    "ssc_server_start": (_status, [_ptr, _str, ctypes.POINTER(ServerOptionsStruct), ctypes.POINTER(_ptr)]),
+    "ssc_server_address": (_str, [_ptr]),
+    # url_out: a c_char_p the library allocated; passed back as is to ssc_string_free
+    "ssc_server_local_url": (_status, [_ptr, _str, ctypes.POINTER(ctypes.c_char_p)]),
+    "ssc_server_stop": (None, [_ptr]),
+    "ssc_string_free": (None, [_str]),
 }
 
 _lock = threading.Lock()

@@ -1,11 +1,13 @@
 //! `smoothcache`: the command-line tool over the cache — download a presentation for offline
-//! use (with progress and Ctrl-C), list, verify, remove, inspect and read what is stored.
-//! See `docs/cli.md` and `smoothcache --help`.
+//! use (with progress and Ctrl-C), list, verify, remove, inspect and read what is stored, and
+//! serve it to unmodified players over HTTP. See `docs/cli.md` and `smoothcache --help`.
 
 #[path = "smoothcache/args.rs"]
 mod args;
 #[path = "smoothcache/progress.rs"]
 mod progress;
+#[path = "smoothcache/serve.rs"]
+mod serve;
 
 use args::{Args, Command, DownloadArgs};
 use progress::{human, Reporter};
@@ -114,6 +116,10 @@ fn run(args: Args) -> Outcome {
         }
         _ => {}
     }
+    if let Command::Url { url, server } = &args.command {
+        // With --server no cache directory is needed (nor looked for).
+        return serve::url(|| cache_dir(args.dir.clone()), url, *server);
+    }
     let dir = cache_dir(args.dir)?;
     match args.command {
         Command::Download(d) => download(&dir, d),
@@ -122,7 +128,10 @@ fn run(args: Args) -> Outcome {
         Command::Rm { url } => rm(&open_existing(&dir)?, &url),
         Command::Stats => stats(&open_existing(&dir)?),
         Command::Get { url } => get(&open_existing(&dir)?, &url),
-        Command::Help(_) | Command::Version => unreachable!("answered above"),
+        Command::Serve(s) => serve::serve(&dir, s),
+        Command::Help(_) | Command::Version | Command::Url { .. } => {
+            unreachable!("answered above")
+        }
     }
 }
 

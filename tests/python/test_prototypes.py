@@ -26,6 +26,7 @@ C_TYPES = {
     "ssc_download_state": ctypes.c_int32,
     "ssc_callback": _lib.CALLBACK,
     "char*": ctypes.c_char_p,
+    "char**": ctypes.POINTER(ctypes.c_char_p),
     "uint8_t*": ctypes.c_void_p,
     "void*": ctypes.c_void_p,
     "size_t*": ctypes.POINTER(ctypes.c_size_t),
@@ -37,10 +38,11 @@ C_TYPES = {
     "struct ssc_presentation_info*": ctypes.POINTER(_lib.PresentationInfoStruct),
     "struct ssc_verify_report*": ctypes.POINTER(_lib.VerifyReportStruct),
     "struct ssc_cache_report*": ctypes.POINTER(_lib.CacheReportStruct),
+    "struct ssc_server_options*": ctypes.POINTER(_lib.ServerOptionsStruct),
 }
 
 # The opaque handles: passed as void pointers.
-OPAQUE = r"struct ssc_(cache|token|response|presentation_list)"
+OPAQUE = r"struct ssc_(cache|token|response|presentation_list|server)"
 
 # Structs of the header that the binding lays out with ctypes, and the result types that
 # mirror them field for field (reserved words excepted).
@@ -52,6 +54,7 @@ STRUCTS = {
     "ssc_presentation_info": (_lib.PresentationInfoStruct, smoothcache.Presentation),
     "ssc_verify_report": (_lib.VerifyReportStruct, smoothcache.VerifyReport),
     "ssc_cache_report": (_lib.CacheReportStruct, smoothcache.CacheReport),
+    "ssc_server_options": (_lib.ServerOptionsStruct, None),
 }
 
 
@@ -123,11 +126,11 @@ class TestPrototypes(unittest.TestCase):
                 self.assertEqual(want, list(argtypes), params)
 
     def test_the_cache_api_is_bound(self):
-        # Everything of the cache/token/response, fetch, download and presentation API; the
-        # manifest and fragment inspection functions and the loopback server are not bound by
-        # this package (yet).
+        # Everything of the cache/token/response, fetch, download, presentation and loopback
+        # server API; the manifest and fragment inspection functions (and the strings and bytes
+        # they return) and the log callback are not bound by this package (yet).
         for name in self.decls:
-            if re.match(r"ssc_(manifest|fragment|bytes|string|server)_", name):
+            if re.match(r"ssc_(manifest|fragment|bytes|string)_", name) or name == "ssc_set_log_callback":
                 continue
             self.assertIn(name, _lib._PROTOTYPES, "%s is in the header but not bound" % name)
 
@@ -155,6 +158,18 @@ class TestPrototypes(unittest.TestCase):
         _lib.get().ssc_download_options_init(ctypes.byref(o))
         self.assertEqual(o.struct_size, ctypes.sizeof(_lib.DownloadOptionsStruct))
         self.assertEqual((o.parallel, o.retries, o.backoff_ms), (4, 3, 200))
+
+    def test_server_api_is_bound(self):
+        for name in ("ssc_server_options_init", "ssc_server_start", "ssc_server_address",
+                     "ssc_server_local_url", "ssc_server_stop", "ssc_string_free"):
+            self.assertIn(name, _lib._PROTOTYPES, name)
+
+    def test_server_options_size_is_the_librarys(self):
+        o = _lib.ServerOptionsStruct()
+        _lib.get().ssc_server_options_init(ctypes.byref(o))
+        self.assertEqual(o.struct_size, ctypes.sizeof(_lib.ServerOptionsStruct))
+        self.assertEqual((o.fetch_through, o.max_connections, o.max_requests_per_connection,
+                          o.header_timeout_ms), (False, 256, 10000, 30000))
 
     def test_constants(self):
         consts = dict((k, int(v)) for k, v in re.findall(r"#define (SSC_\w+) (-?\d+)", self.text))

@@ -3,6 +3,7 @@
 
 use smoothcache::fetch::download::Selection;
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
@@ -22,6 +23,12 @@ pub enum Command {
     Get {
         url: String,
     },
+    Serve(ServeArgs),
+    /// `url MANIFEST_URL [--server ADDR]`: the local URL under a running server.
+    Url {
+        url: String,
+        server: Option<SocketAddr>,
+    },
     /// `--help`, `-h` or `help [COMMAND]`: the usage of one command, or of all.
     Help(Option<&'static str>),
     Version,
@@ -40,6 +47,16 @@ pub struct DownloadArgs {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct ServeArgs {
+    /// `--listen`; the library's default (127.0.0.1, a free port) when None.
+    pub listen: Option<SocketAddr>,
+    pub fetch_through: bool,
+    pub max_connections: Option<usize>,
+    /// `--quota` (only with `--fetch-through`, which stores).
+    pub quota: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Args {
     pub dir: Option<PathBuf>,
     pub command: Command,
@@ -52,7 +69,9 @@ pub struct UsageError {
     pub message: String,
 }
 
-pub const COMMANDS: [&str; 6] = ["download", "ls", "verify", "rm", "stats", "get"];
+pub const COMMANDS: [&str; 8] = [
+    "download", "ls", "verify", "rm", "stats", "get", "serve", "url",
+];
 
 pub const USAGE: &str = "\
 usage: smoothcache [--dir DIR] COMMAND [ARGS]
@@ -66,6 +85,9 @@ Commands:
   rm URL         remove a presentation (a .../Manifest URL) or one entry
   stats          the cache's quota, size and counters
   get URL        write a stored body to stdout
+  serve          serve the cache over HTTP on 127.0.0.1 to unmodified players (GStreamer,
+                 VLC): a forward proxy and local URLs; prints its address first
+  url URL        the local URL under a running `serve` at which a player plays URL
 
 Options (before or after the command):
   --dir DIR      the cache directory (default: $SMOOTHCACHE_DIR, else
@@ -73,8 +95,9 @@ Options (before or after the command):
   -h, --help     this help, or a command's (smoothcache download --help)
   --version      the version
 
-Exit status: 0 done; 1 failed, not found, or damage left unrepaired; 2 bad arguments;
-130 interrupted (Ctrl-C). Failures print one line: smoothcache: WHAT: STATUS: MESSAGE.
+Exit status: 0 done (also `serve` stopped by SIGINT or SIGTERM); 1 failed, not found, or
+damage left unrepaired; 2 bad arguments; 130 download interrupted (Ctrl-C).
+Failures print one line: smoothcache: WHAT: STATUS: MESSAGE.
 ";
 
 const USAGE_DOWNLOAD: &str = "\
@@ -141,6 +164,42 @@ usage: smoothcache get URL [--dir DIR]
 Writes the stored body of URL to stdout, byte for byte. Exit status 1 when it is not stored.
 ";
 
+const USAGE_SERVE: &str = "\
+usage: smoothcache serve [--listen ADDR] [--fetch-through [--quota BYTES]]
+                         [--max-connections N] [--dir DIR]
+
+Serves what the cache holds over HTTP, so unmodified players play offline. Two ways in:
+  - a forward proxy: run the player with http_proxy=http://ADDR and the original URLs;
+  - local URLs: http://ADDR/http/origin/.../Name.ism/Manifest (`smoothcache url` prints them).
+Stored bodies are served with their content type, Content-Length, ETag, HEAD and byte ranges;
+what is not stored is a 404. When only some quality levels of a presentation are fully stored,
+its manifest is served trimmed to those. Requests only ever become cache keys: no request can
+name a file.
+
+The first line on stdout is the address listened on, e.g. 127.0.0.1:41234 (flushed at once,
+for scripts); the address is also written to DIR/serve.addr for `smoothcache url`. It serves
+until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then stops, removes DIR/serve.addr and exits with 0.
+
+Options:
+  --listen ADDR          IP:port to listen on (default 127.0.0.1:0: loopback, a free port).
+                         Any other address is used as given; 0.0.0.0 exposes the cache to
+                         the network
+  --fetch-through        fetch what is not stored from the origin, store it and serve it (a
+                         first online viewing fills the cache); makes the cache if missing
+  --quota BYTES          with --fetch-through: grow the cache's quota to BYTES first
+  --max-connections N    connections served at once (default 256); more are refused
+  --dir DIR              the cache directory
+";
+
+const USAGE_URL: &str = "\
+usage: smoothcache url MANIFEST_URL [--server ADDR] [--dir DIR]
+
+Prints the local URL at which a player plays MANIFEST_URL (ending in /Manifest) through a
+running `smoothcache serve`: http://ADDR/http/origin/.../Name.ism/Manifest. ADDR is --server
+(IP:port, as `serve` printed it), else the address the server running on the cache wrote to
+DIR/serve.addr. Exit status 1 when no server is running there.
+";
+
 fn command_usage(cmd: &str) -> &'static str {
     match cmd {
         "download" => USAGE_DOWNLOAD,
@@ -149,6 +208,8 @@ fn command_usage(cmd: &str) -> &'static str {
         "rm" => USAGE_RM,
         "stats" => USAGE_STATS,
         "get" => USAGE_GET,
+        "serve" => USAGE_SERVE,
+        "url" => USAGE_URL,
         _ => USAGE,
     }
 }
@@ -185,6 +246,28 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
     n.checked_mul(1u64 << shift)
 }
 
+fn parse_quota(cmd: &'static str, v: &str) -> Result<u64, UsageError> {
+    parse_bytes(v).filter(|&n| n > 0).ok_or_else(|| {
+        err(
+            Some(cmd),
+            format!("--quota wants a size in bytes (e.g. 2000000000 or 2G), not {v:?}"),
+        )
+    })
+}
+
+/// The most `--max-connections` accepts (the C ABI's field is 32 bits; far above any use).
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// An `IP:port` address (`127.0.0.1:8080`, `[::1]:8080`).
+fn parse_addr(cmd: &'static str, opt: &str, v: &str) -> Result<SocketAddr, UsageError> {
+    v.parse().map_err(|_| {
+        err(
+            Some(cmd),
+            format!("{opt} wants an IP:port address (e.g. 127.0.0.1:8080), not {v:?}"),
+        )
+    })
+}
+
 fn parse_seconds(cmd: &'static str, opt: &str, v: &str) -> Result<f64, UsageError> {
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
@@ -208,6 +291,13 @@ fn options_of(cmd: &str) -> &'static [(&'static str, bool)] {
             ("--durability", true),
         ],
         "verify" => &[("--repair", false)],
+        "serve" => &[
+            ("--listen", true),
+            ("--fetch-through", false),
+            ("--max-connections", true),
+            ("--quota", true),
+        ],
+        "url" => &[("--server", true)],
         _ => &[],
     }
 }
@@ -346,7 +436,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
     let Some(cmd) = command else {
         return Err(err(
             None,
-            "no command given; the commands are download, ls, verify, rm, stats, get (see smoothcache --help)",
+            "no command given; the commands are download, ls, verify, rm, stats, get, serve, url (see smoothcache --help)",
         ));
     };
     let value = |name: &str| -> Option<&str> {
@@ -429,18 +519,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
                     ));
                 }
             }
-            let quota = value("--quota")
-                .map(|v| {
-                    parse_bytes(v).filter(|&n| n > 0).ok_or_else(|| {
-                        err(
-                            Some(cmd),
-                            format!(
-                                "--quota wants a size in bytes (e.g. 2000000000 or 2G), not {v:?}"
-                            ),
-                        )
-                    })
-                })
-                .transpose()?;
+            let quota = value("--quota").map(|v| parse_quota(cmd, v)).transpose()?;
             let process_durability = match value("--durability") {
                 None | Some("power") => false,
                 Some("process") => true,
@@ -479,6 +558,43 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Args, UsageErro
         },
         "get" => Command::Get {
             url: url_args(1, 1)?.remove(0),
+        },
+        "serve" => {
+            url_args(0, 0)?;
+            let listen = value("--listen")
+                .map(|v| parse_addr(cmd, "--listen", v))
+                .transpose()?;
+            let max_connections = value("--max-connections")
+                .map(|v| match v.parse::<usize>() {
+                    Ok(n) if (1..=MAX_CONNECTIONS).contains(&n) => Ok(n),
+                    _ => Err(err(
+                        Some(cmd),
+                        format!(
+                            "--max-connections wants a number from 1 to {MAX_CONNECTIONS}, not {v:?}"
+                        ),
+                    )),
+                })
+                .transpose()?;
+            let fetch_through = flag("--fetch-through");
+            let quota = value("--quota").map(|v| parse_quota(cmd, v)).transpose()?;
+            if quota.is_some() && !fetch_through {
+                return Err(err(
+                    Some(cmd),
+                    "--quota only matters with --fetch-through (serving alone stores nothing)",
+                ));
+            }
+            Command::Serve(ServeArgs {
+                listen,
+                fetch_through,
+                max_connections,
+                quota,
+            })
+        }
+        "url" => Command::Url {
+            url: url_args(1, 1)?.remove(0),
+            server: value("--server")
+                .map(|v| parse_addr(cmd, "--server", v))
+                .transpose()?,
         },
         _ => unreachable!("every command of COMMANDS is handled"),
     };
@@ -584,6 +700,60 @@ mod tests {
             Command::Help(Some("verify"))
         );
         assert_eq!(p(&["--version"]).unwrap().command, Command::Version);
+    }
+
+    #[test]
+    fn serve_and_url() {
+        let a = p(&["serve"]).unwrap();
+        assert_eq!(
+            a.command,
+            Command::Serve(ServeArgs {
+                listen: None,
+                fetch_through: false,
+                max_connections: None,
+                quota: None,
+            })
+        );
+        let a = p(&[
+            "serve",
+            "--listen=[::1]:8080",
+            "--fetch-through",
+            "--quota",
+            "1G",
+            "--max-connections",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.command,
+            Command::Serve(ServeArgs {
+                listen: Some("[::1]:8080".parse().unwrap()),
+                fetch_through: true,
+                max_connections: Some(8),
+                quota: Some(1 << 30),
+            })
+        );
+        let u = p(&["url", "http://h/a.ism/Manifest", "--server", "127.0.0.1:9"]).unwrap();
+        assert_eq!(
+            u.command,
+            Command::Url {
+                url: "http://h/a.ism/Manifest".into(),
+                server: Some("127.0.0.1:9".parse().unwrap()),
+            }
+        );
+        for bad in [
+            &["serve", "x"][..],
+            &["serve", "--listen", "localhost:80"],
+            &["serve", "--listen", "127.0.0.1"],
+            &["serve", "--max-connections", "0"],
+            &["serve", "--quota", "1G"],
+            &["serve", "--fetch-through=yes"],
+            &["url"],
+            &["url", "u", "--server", "nowhere"],
+            &["url", "u", "v"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]
