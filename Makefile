@@ -65,8 +65,31 @@ test-python: lib
 test-demo: build
 	scripts/demo.sh
 
-test: deps lib lint test-rust test-c test-valgrind test-python test-demo
+test: deps lib lint test-rust test-c test-valgrind test-python test-demo test-abi test-install test-pip
 	@echo "make test: all passed"
+
+# Installing: the library (soname libsmoothcache.so.MAJOR, with its links), libsmoothcache.a, the
+# header, smoothcache.pc and the CLI under PREFIX; DESTDIR stages (scripts/install.sh says more).
+PREFIX ?= /usr/local
+.PHONY: install uninstall test-install test-abi test-pip
+
+install:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" CARGO="$(CARGO)" scripts/install.sh install
+
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh uninstall
+
+# Installs into a temporary prefix; a C program built with pkg-config, shared and static, runs.
+test-install: lib
+	tests/install/run.sh
+
+# The exported symbols, constants and struct layouts against abi/ (docs/abi.md).
+test-abi: lib
+	python3 scripts/abi.py check
+
+# pip install ./python into fresh venvs, offline; used from another directory.
+test-pip: lib
+	tests/install/pip.sh
 
 clean:
 	$(CARGO) clean

@@ -27,6 +27,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Log level: something failed that the host may want to know about beyond the status it got
+// (a background task failed, a clean-up could not be done).
+#define SSC_LOG_ERROR 1
+
+// Log level: something was wrong and has been dealt with — a damaged entry dropped, a download
+// that failed, a reconcile that found damage.
+#define SSC_LOG_WARN 2
+
+// Log level: the life of a cache — opened, reconciled; a download started or ended; a server
+// started or stopped.
+#define SSC_LOG_INFO 3
+
+// Log level: details — index compactions, retries of a request.
+#define SSC_LOG_DEBUG 4
+
 // `ssc_cache_verify_presentation` flag: download again what is missing or damaged.
 #define SSC_VERIFY_REPAIR 1
 
@@ -219,6 +234,16 @@ typedef struct ssc_fragment_info {
   // Zero; see the ABI growth rule of `ssc_manifest_info`.
   uint64_t reserved[8];
 } ssc_fragment_info;
+
+// Receives one log message: its level (`SSC_LOG_*`), the message (one line of NUL-terminated
+// UTF-8 without a trailing newline, owned by the library and valid only during the call: copy
+// it to keep it) and the `userdata` given to `ssc_set_log_callback`.
+//
+// It may be called on any thread — the caller's, a library worker, a network thread — and on
+// several threads at once, so it must be thread-safe. It runs while the library may hold
+// internal locks: it must not call any `ssc_` function (messages logged from inside it are
+// dropped, and `ssc_set_log_callback` from inside it is refused), and it should return quickly.
+typedef void (*ssc_log_callback)(int level, const char *message, void *userdata);
 
 // Figures of a whole manifest (`ssc_manifest_get_info`).
 //
@@ -534,33 +559,41 @@ extern "C" {
 // `dir` is NULL or a NUL-terminated string; `out` is NULL or writable.
 ssc_status ssc_cache_open(const char *dir, uint64_t quota_bytes, struct ssc_cache **out);
 
-// Closes a cache handle. Pending operations finish; tokens and responses stay valid. NULL is
-// ignored.
+// Closes a cache handle and frees it. Pending operations finish; tokens, responses and servers
+// made from it stay valid. NULL is ignored. Call it once, when no other thread is using the
+// handle or will use it (other handles on the same directory are unaffected).
 //
 // # Safety
 // `cache` is NULL or live, and not used again.
 void ssc_cache_close(struct ssc_cache *cache);
 
-// Grows the quota to `new_quota_bytes` (IsolatedStorageFile.IncreaseQuotaTo). A smaller value
-// than the current quota is `SSC_ERR_INVALID_ARGUMENT`; the same value is `SSC_OK`.
+// Grows the quota to `new_quota_bytes` (IsolatedStorageFile.IncreaseQuotaTo), for every handle
+// and process using the directory (it is stored with the cache). A smaller value than the
+// current quota is `SSC_ERR_INVALID_ARGUMENT`; the same value is `SSC_OK`; `SSC_ERR_IO` when
+// it cannot be recorded. Waits while another process holds the directory lock.
 //
 // # Safety
 // `cache` is NULL or live.
 ssc_status ssc_cache_increase_quota(struct ssc_cache *cache, uint64_t new_quota_bytes);
 
-// Fills `*out` with the cache's figures.
+// Fills `*out` with the cache's figures, after catching up with what other processes changed.
+// `SSC_OK`, or `SSC_ERR_IO` when the index cannot be read (`*out` is then left as it was).
 //
 // # Safety
 // `cache` is NULL or live; `out` is NULL or writable.
 ssc_status ssc_cache_stats(struct ssc_cache *cache, struct ssc_stats *out);
 
-// Removes the entry of `url`: `SSC_OK` when one was removed, `SSC_MISS` when none was stored.
+// Removes the entry of `url`: `SSC_OK` when one was removed, `SSC_MISS` when none was stored,
+// `SSC_ERR_INVALID_ARGUMENT` when `url` is not an http(s) URL, `SSC_ERR_IO` when the file or the
+// index cannot be changed. Responses already returned keep their bytes.
 //
 // # Safety
 // `cache` is NULL or live; `url` is NULL or NUL-terminated.
 ssc_status ssc_cache_remove(struct ssc_cache *cache, const char *url);
 
-// Removes every entry, pinned ones and those of open presentations included.
+// Removes every entry, pinned ones and those of open presentations included, for every
+// process using the directory. `SSC_OK`, or `SSC_ERR_IO` (entries it could not remove stay
+// stored and counted). Responses already returned keep their bytes.
 //
 // # Safety
 // `cache` is NULL or live.
@@ -569,7 +602,7 @@ ssc_status ssc_cache_clear(struct ssc_cache *cache);
 // Sets the query parameters left out of cache keys, so signed or tokenised URLs share entries:
 // a comma-separated list of names (compared after percent-decoding), `"*"` for the whole query,
 // `""` for none. Replaces the previous list; stored with the cache. Entries stored under the
-// previous list keep their keys.
+// previous list keep their keys. `SSC_OK`, or `SSC_ERR_IO` when the list cannot be stored.
 //
 // # Safety
 // `cache` is NULL or live; `names` is NULL or NUL-terminated.
@@ -591,14 +624,18 @@ ssc_status ssc_cache_set_eviction(struct ssc_cache *cache, ssc_eviction policy);
 
 // Opens a presentation (Silverlight 5's OpenMedia): until the matching `ssc_close_media`, the
 // entries under it (`.../Name.ism/Manifest` owns `.../Name.ism/...`) are never evicted — by any
-// process using the directory. Reference counted.
+// process using the directory. Reference counted, per handle; what a handle opened is released
+// when the handle is closed (and its pending tokens and servers are gone) or its process ends. `SSC_ERR_INVALID_ARGUMENT` when `manifest_url` is
+// not an http(s) URL, `SSC_ERR_IO` when the opening cannot be recorded.
 //
 // # Safety
 // `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
-ssc_status ssc_open_media(struct ssc_cache *cache, const char *manifest_url);
+ssc_status ssc_open_media(struct ssc_cache *cache,
+                          const char *manifest_url);
 
 // Closes a presentation opened with `ssc_open_media` (CloseMedia). Closing more often than
-// opening (through this handle) is `SSC_ERR_INVALID_ARGUMENT`.
+// opening (through this handle) is `SSC_ERR_INVALID_ARGUMENT`; `SSC_ERR_IO` when the closing
+// cannot be recorded.
 //
 // # Safety
 // `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
@@ -664,8 +701,8 @@ struct ssc_token *ssc_begin_download(struct ssc_cache *cache,
 // stored), `SSC_ERR_CANCELLED` (what was stored is kept), `SSC_ERR_QUOTA_EXCEEDED`,
 // `SSC_ERR_NETWORK` (after the retries), `SSC_ERR_MALFORMED`, `SSC_ERR_IO`, or
 // `SSC_ERR_INVALID_ARGUMENT` when an `SSC_QUALITY_LIST` names levels the manifest lacks. A NULL
-// token or
-// another kind of token answers `SSC_ERR_INVALID_ARGUMENT` and is left alone.
+// token or another kind of token answers `SSC_ERR_INVALID_ARGUMENT` and is left alone. Any
+// thread, and from the callback.
 //
 // # Safety
 // `token` is NULL or a live token.
@@ -731,6 +768,28 @@ ssc_status ssc_fragment_lookahead(const uint8_t *data,
                                   size_t index,
                                   uint64_t *time_out,
                                   uint64_t *duration_out);
+
+// Sends the library's log messages of `level` and more severe (`SSC_LOG_ERROR` <
+// `SSC_LOG_WARN` < `SSC_LOG_INFO` < `SSC_LOG_DEBUG`) to `callback`, with `userdata`. Replaces
+// any previous callback; a NULL `callback` removes it (`level` and `userdata` are then
+// ignored). The setting is process-wide: it covers every cache handle, download and server.
+//
+// By default nothing is logged and the library prints nothing. Without a callback, the
+// environment variable `SMOOTHCACHE_LOG` (`error`, `warn`, `info` or `debug`, read once, at
+// the first message) sends messages of that level and more severe to stderr, one line each
+// (`smoothcache[PID]: WARN: ...`); a callback takes precedence over it.
+//
+// Thread rules: callable from any thread, at any time. When it returns, the previous callback
+// is not running on any thread and will not be called again, so its `userdata` may be freed.
+// See `ssc_log_callback` for what the callback may do.
+//
+// Answers `SSC_OK`, or `SSC_ERR_INVALID_ARGUMENT` when `callback` is not NULL and `level` is
+// not one of `SSC_LOG_*`, or when called from inside the log callback (nothing changes then).
+//
+// # Safety
+// `callback` is NULL or a function that keeps `ssc_log_callback`'s contract until it has been
+// replaced; `userdata` is anything that function accepts.
+ssc_status ssc_set_log_callback(int level, ssc_log_callback callback, void *userdata);
 
 // Parses and validates a client manifest (the `.../Name.ism/Manifest` response, `.ismc`): the
 // same parser the cache uses before it stores a manifest (UTF-8 or UTF-16 text,
@@ -917,7 +976,9 @@ ssc_status ssc_manifest_write_subset(const struct ssc_manifest *m,
 void ssc_bytes_free(uint8_t *p);
 
 // Lists the presentations downloaded (completely or partly) into the cache — by any process —
-// and writes the list to `*out` (NULL on failure).
+// and writes the list to `*out` (NULL on failure): a snapshot the caller frees with
+// `ssc_presentation_list_free`. `SSC_OK`, or `SSC_ERR_IO` when the index or a download record
+// cannot be read.
 //
 // # Safety
 // `cache` is NULL or live; `out` is NULL or writable.
@@ -947,7 +1008,8 @@ void ssc_presentation_list_free(struct ssc_presentation_list *list);
 
 // Removes a presentation as a whole: its manifest, every entry under it (`.../Name.ism/...`)
 // and its download record, pinned or not. `SSC_OK` when something was removed (their number in
-// `*removed_out` when not NULL), `SSC_MISS` when nothing was stored.
+// `*removed_out` when not NULL), `SSC_MISS` when nothing was stored,
+// `SSC_ERR_INVALID_ARGUMENT` when `manifest_url` is not an http(s) URL, `SSC_ERR_IO`.
 //
 // # Safety
 // `cache` is NULL or live; `manifest_url` NULL or NUL-terminated; `removed_out` NULL or
@@ -969,7 +1031,9 @@ ssc_status ssc_cache_verify_presentation(struct ssc_cache *cache,
                                          struct ssc_verify_report *out);
 
 // Reads every entry of the cache and checks its checksums (damaged ones are dropped), then
-// makes the index agree with the entry files. Blocks for as long as reading everything takes.
+// makes the index agree with the entry files; fills `*out` with what it found. Blocks for as
+// long as reading everything takes. `SSC_OK` (damage found and dropped is still `SSC_OK`: see
+// `out->corrupt`), or `SSC_ERR_IO`.
 //
 // # Safety
 // `cache` is NULL or live; `out` NULL or writable.
@@ -1087,13 +1151,13 @@ struct ssc_token *ssc_begin_retrieve(struct ssc_cache *cache,
 // `SSC_MISS` with `*response_out = NULL` when nothing is cached; or an error with
 // `*response_out = NULL` — `SSC_ERR_CORRUPT` when the stored bytes failed their checksum (the
 // entry has been dropped), `SSC_ERR_IO`. The token is freed whatever this returns, except that a
-// NULL token or a persist's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. A NULL `response_out` still ends the token (discarding any response) and
+// NULL token or a persist's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. A NULL
+// `response_out` still ends the token (discarding any response) and
 // answers `SSC_ERR_INVALID_ARGUMENT`. May be called on any thread, and from the callback.
 //
 // # Safety
 // `token` is NULL or a live token; `response_out` is NULL or writable.
-ssc_status ssc_end_retrieve(struct ssc_token *token,
-                            struct ssc_response **response_out);
+ssc_status ssc_end_retrieve(struct ssc_token *token, struct ssc_response **response_out);
 
 // Starts a persist of `len` bytes at `data` under `url` (the seed's BeginPersist), with
 // `content_type` (may be NULL) stored verbatim, parameters included. The bytes are validated and
@@ -1102,7 +1166,8 @@ ssc_status ssc_end_retrieve(struct ssc_token *token,
 // strings not UTF-8, a control character in `content_type`, `url` not http(s)); every other
 // failure — `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED`, `SSC_ERR_IO` — is reported by
 // `ssc_end_persist`. A NULL return means SSC_ERR_INVALID_ARGUMENT (SSC_ERR_INTERNAL after a
-// caught panic), and the callback is never called. What is validated: a URL ending in `/Manifest` must be a Smooth Streaming
+// caught panic), and the callback is never called. What is validated: a URL ending in
+// `/Manifest` must be a Smooth Streaming
 // client manifest; `/Fragments(name=time)` or `/KeyFrames(name=time)` a fragment (`moof` then
 // `mdat`, a `tfxd` time if any equal to `time`); `/FragmentInfo(name=time)` a `moof` alone;
 // anything else is stored as opaque bytes. Persisting a URL again replaces its entry
@@ -1123,7 +1188,8 @@ struct ssc_token *ssc_begin_persist(struct ssc_cache *cache,
 // once the entry is stored as durably as the cache's durability level promises (by default it
 // survives a power cut), or the error: `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED` (nothing
 // stored), `SSC_ERR_IO`. The token is freed whatever this returns, except that a NULL token or
-// a retrieve's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. May be called on any thread, and from the callback.
+// a retrieve's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. May be called on any
+// thread, and from the callback.
 //
 // # Safety
 // `token` is NULL or a live token.

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     gcc make pkg-config python3 curl      # building and driving the C and Python tests
     valgrind                              # C tests run again under valgrind
+    python3-venv                          # make test-pip: pip install into a fresh venv
     libcurl4-openssl-dev                  # the C harness downloads with libcurl
     ffmpeg                                # makes the real Smooth Streaming sample
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

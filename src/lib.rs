@@ -16,6 +16,8 @@ pub mod ffi;
 /// cbindgen:ignore
 pub mod key;
 /// cbindgen:ignore
+pub mod log;
+/// cbindgen:ignore
 mod pool;
 /// cbindgen:ignore
 pub mod serve;

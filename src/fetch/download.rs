@@ -420,7 +420,9 @@ impl Cache {
             manifest_url.to_owned(),
         );
         http::runtime().spawn(async move {
+            crate::log::info(format_args!("download of {url}: started"));
             let r = cache.run_download(&client, &url, key, &opts, &p, &c).await;
+            crate::log::outcome(format_args!("download of {url}"), &r);
             p.set_state(match &r {
                 Ok(()) => DownloadState::Done,
                 Err(e) if e.status == Status::Cancelled => DownloadState::Cancelled,
@@ -583,6 +585,7 @@ impl Cache {
                         match stored {
                             Ok(()) => return Ok::<(u64, u64), Error>((size, estimate)),
                             Err(e) if e.status == Status::Malformed && tries < http.retries => {
+                                crate::log::debug(format_args!("retrying {}: {e}", job.url));
                                 tries += 1;
                             }
                             Err(e) => return Err(e),

@@ -225,7 +225,8 @@ pub async fn get(
                 }
                 return Err(e);
             }
-            Err(_) => {
+            Err(f) => {
+                crate::log::debug(format_args!("{}; retrying in {delay:?}", f.error));
                 tries += 1;
                 let jitter = delay.mul_f64(0.5 * (nanos_jitter() as f64 / u32::MAX as f64));
                 tokio::time::sleep(delay + jitter).await;

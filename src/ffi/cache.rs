@@ -100,8 +100,9 @@ pub unsafe extern "C" fn ssc_cache_open(
     })
 }
 
-/// Closes a cache handle. Pending operations finish; tokens and responses stay valid. NULL is
-/// ignored.
+/// Closes a cache handle and frees it. Pending operations finish; tokens, responses and servers
+/// made from it stay valid. NULL is ignored. Call it once, when no other thread is using the
+/// handle or will use it (other handles on the same directory are unaffected).
 ///
 /// # Safety
 /// `cache` is NULL or live, and not used again.
@@ -120,8 +121,10 @@ pub unsafe extern "C" fn ssc_cache_close(cache: *mut ssc_cache) {
     )
 }
 
-/// Grows the quota to `new_quota_bytes` (IsolatedStorageFile.IncreaseQuotaTo). A smaller value
-/// than the current quota is `SSC_ERR_INVALID_ARGUMENT`; the same value is `SSC_OK`.
+/// Grows the quota to `new_quota_bytes` (IsolatedStorageFile.IncreaseQuotaTo), for every handle
+/// and process using the directory (it is stored with the cache). A smaller value than the
+/// current quota is `SSC_ERR_INVALID_ARGUMENT`; the same value is `SSC_OK`; `SSC_ERR_IO` when
+/// it cannot be recorded. Waits while another process holds the directory lock.
 ///
 /// # Safety
 /// `cache` is NULL or live.
@@ -136,7 +139,8 @@ pub unsafe extern "C" fn ssc_cache_increase_quota(
     })
 }
 
-/// Fills `*out` with the cache's figures.
+/// Fills `*out` with the cache's figures, after catching up with what other processes changed.
+/// `SSC_OK`, or `SSC_ERR_IO` when the index cannot be read (`*out` is then left as it was).
 ///
 /// # Safety
 /// `cache` is NULL or live; `out` is NULL or writable.
@@ -164,7 +168,9 @@ pub unsafe extern "C" fn ssc_cache_stats(cache: *mut ssc_cache, out: *mut ssc_st
     })
 }
 
-/// Removes the entry of `url`: `SSC_OK` when one was removed, `SSC_MISS` when none was stored.
+/// Removes the entry of `url`: `SSC_OK` when one was removed, `SSC_MISS` when none was stored,
+/// `SSC_ERR_INVALID_ARGUMENT` when `url` is not an http(s) URL, `SSC_ERR_IO` when the file or the
+/// index cannot be changed. Responses already returned keep their bytes.
 ///
 /// # Safety
 /// `cache` is NULL or live; `url` is NULL or NUL-terminated.
@@ -182,7 +188,9 @@ pub unsafe extern "C" fn ssc_cache_remove(cache: *mut ssc_cache, url: *const c_c
     })
 }
 
-/// Removes every entry, pinned ones and those of open presentations included.
+/// Removes every entry, pinned ones and those of open presentations included, for every
+/// process using the directory. `SSC_OK`, or `SSC_ERR_IO` (entries it could not remove stay
+/// stored and counted). Responses already returned keep their bytes.
 ///
 /// # Safety
 /// `cache` is NULL or live.
@@ -197,7 +205,7 @@ pub unsafe extern "C" fn ssc_cache_clear(cache: *mut ssc_cache) -> ssc_status {
 /// Sets the query parameters left out of cache keys, so signed or tokenised URLs share entries:
 /// a comma-separated list of names (compared after percent-decoding), `"*"` for the whole query,
 /// `""` for none. Replaces the previous list; stored with the cache. Entries stored under the
-/// previous list keep their keys.
+/// previous list keep their keys. `SSC_OK`, or `SSC_ERR_IO` when the list cannot be stored.
 ///
 /// # Safety
 /// `cache` is NULL or live; `names` is NULL or NUL-terminated.
@@ -261,7 +269,9 @@ pub unsafe extern "C" fn ssc_cache_set_eviction(
 
 /// Opens a presentation (Silverlight 5's OpenMedia): until the matching `ssc_close_media`, the
 /// entries under it (`.../Name.ism/Manifest` owns `.../Name.ism/...`) are never evicted — by any
-/// process using the directory. Reference counted.
+/// process using the directory. Reference counted, per handle; what a handle opened is released
+/// when the handle is closed (and its pending tokens and servers are gone) or its process ends. `SSC_ERR_INVALID_ARGUMENT` when `manifest_url` is
+/// not an http(s) URL, `SSC_ERR_IO` when the opening cannot be recorded.
 ///
 /// # Safety
 /// `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.
@@ -280,7 +290,8 @@ pub unsafe extern "C" fn ssc_open_media(
 }
 
 /// Closes a presentation opened with `ssc_open_media` (CloseMedia). Closing more often than
-/// opening (through this handle) is `SSC_ERR_INVALID_ARGUMENT`.
+/// opening (through this handle) is `SSC_ERR_INVALID_ARGUMENT`; `SSC_ERR_IO` when the closing
+/// cannot be recorded.
 ///
 /// # Safety
 /// `cache` is NULL or live; `manifest_url` is NULL or NUL-terminated.

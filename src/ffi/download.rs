@@ -256,8 +256,8 @@ pub unsafe extern "C" fn ssc_begin_download(
 /// stored), `SSC_ERR_CANCELLED` (what was stored is kept), `SSC_ERR_QUOTA_EXCEEDED`,
 /// `SSC_ERR_NETWORK` (after the retries), `SSC_ERR_MALFORMED`, `SSC_ERR_IO`, or
 /// `SSC_ERR_INVALID_ARGUMENT` when an `SSC_QUALITY_LIST` names levels the manifest lacks. A NULL
-/// token or
-/// another kind of token answers `SSC_ERR_INVALID_ARGUMENT` and is left alone.
+/// token or another kind of token answers `SSC_ERR_INVALID_ARGUMENT` and is left alone. Any
+/// thread, and from the callback.
 ///
 /// # Safety
 /// `token` is NULL or a live token.

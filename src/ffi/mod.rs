@@ -6,6 +6,7 @@
 mod cache;
 mod download;
 mod fragment;
+mod log;
 mod manifest;
 mod presentation;
 mod response;
@@ -16,6 +17,7 @@ mod token;
 pub use cache::*;
 pub use download::*;
 pub use fragment::*;
+pub use log::*;
 pub use manifest::*;
 pub use presentation::*;
 pub use response::*;

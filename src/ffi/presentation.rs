@@ -30,7 +30,9 @@ pub struct ssc_presentation_info {
 }
 
 /// Lists the presentations downloaded (completely or partly) into the cache — by any process —
-/// and writes the list to `*out` (NULL on failure).
+/// and writes the list to `*out` (NULL on failure): a snapshot the caller frees with
+/// `ssc_presentation_list_free`. `SSC_OK`, or `SSC_ERR_IO` when the index or a download record
+/// cannot be read.
 ///
 /// # Safety
 /// `cache` is NULL or live; `out` is NULL or writable.
@@ -134,7 +136,8 @@ pub unsafe extern "C" fn ssc_presentation_list_free(list: *mut ssc_presentation_
 
 /// Removes a presentation as a whole: its manifest, every entry under it (`.../Name.ism/...`)
 /// and its download record, pinned or not. `SSC_OK` when something was removed (their number in
-/// `*removed_out` when not NULL), `SSC_MISS` when nothing was stored.
+/// `*removed_out` when not NULL), `SSC_MISS` when nothing was stored,
+/// `SSC_ERR_INVALID_ARGUMENT` when `manifest_url` is not an http(s) URL, `SSC_ERR_IO`.
 ///
 /// # Safety
 /// `cache` is NULL or live; `manifest_url` NULL or NUL-terminated; `removed_out` NULL or
@@ -239,7 +242,9 @@ pub struct ssc_cache_report {
 }
 
 /// Reads every entry of the cache and checks its checksums (damaged ones are dropped), then
-/// makes the index agree with the entry files. Blocks for as long as reading everything takes.
+/// makes the index agree with the entry files; fills `*out` with what it found. Blocks for as
+/// long as reading everything takes. `SSC_OK` (damage found and dropped is still `SSC_OK`: see
+/// `out->corrupt`), or `SSC_ERR_IO`.
 ///
 /// # Safety
 /// `cache` is NULL or live; `out` NULL or writable.

@@ -177,7 +177,8 @@ pub unsafe extern "C" fn ssc_begin_retrieve(
 /// `SSC_MISS` with `*response_out = NULL` when nothing is cached; or an error with
 /// `*response_out = NULL` — `SSC_ERR_CORRUPT` when the stored bytes failed their checksum (the
 /// entry has been dropped), `SSC_ERR_IO`. The token is freed whatever this returns, except that a
-/// NULL token or a persist's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. A NULL `response_out` still ends the token (discarding any response) and
+/// NULL token or a persist's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. A NULL
+/// `response_out` still ends the token (discarding any response) and
 /// answers `SSC_ERR_INVALID_ARGUMENT`. May be called on any thread, and from the callback.
 ///
 /// # Safety
@@ -217,7 +218,8 @@ pub unsafe extern "C" fn ssc_end_retrieve(
 /// strings not UTF-8, a control character in `content_type`, `url` not http(s)); every other
 /// failure — `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED`, `SSC_ERR_IO` — is reported by
 /// `ssc_end_persist`. A NULL return means SSC_ERR_INVALID_ARGUMENT (SSC_ERR_INTERNAL after a
-/// caught panic), and the callback is never called. What is validated: a URL ending in `/Manifest` must be a Smooth Streaming
+/// caught panic), and the callback is never called. What is validated: a URL ending in
+/// `/Manifest` must be a Smooth Streaming
 /// client manifest; `/Fragments(name=time)` or `/KeyFrames(name=time)` a fragment (`moof` then
 /// `mdat`, a `tfxd` time if any equal to `time`); `/FragmentInfo(name=time)` a `moof` alone;
 /// anything else is stored as opaque bytes. Persisting a URL again replaces its entry
@@ -272,7 +274,8 @@ pub unsafe extern "C" fn ssc_begin_persist(
 /// once the entry is stored as durably as the cache's durability level promises (by default it
 /// survives a power cut), or the error: `SSC_ERR_MALFORMED`, `SSC_ERR_QUOTA_EXCEEDED` (nothing
 /// stored), `SSC_ERR_IO`. The token is freed whatever this returns, except that a NULL token or
-/// a retrieve's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. May be called on any thread, and from the callback.
+/// a retrieve's token answer `SSC_ERR_INVALID_ARGUMENT` and are left alone. May be called on any
+/// thread, and from the callback.
 ///
 /// # Safety
 /// `token` is NULL or a live token.

@@ -96,6 +96,7 @@ impl Cache {
             opts,
         });
         let task = runtime().spawn(accept_loop(listener, shared, stop.clone()));
+        crate::log::info(format_args!("server listening on {addr}"));
         Ok(Server {
             addr,
             stop,
@@ -129,6 +130,7 @@ impl Server {
     fn shutdown(&mut self) {
         self.stop.notify_one();
         if let Some(task) = self.task.take() {
+            crate::log::info(format_args!("server on {} stopping", self.addr));
             // From a runtime thread we cannot block; the task ends on its own.
             if tokio::runtime::Handle::try_current().is_err() {
                 let _ = runtime()

@@ -481,6 +481,7 @@ impl Store {
                 let ignore = st.ignore.to_list();
                 store.append_settings(st, quota, ignore)?;
             }
+            crate::log::opened(root, st.entries.len(), st.used, st.quota);
             Ok(())
         })();
         sys::unlock(&store.lock_file);
@@ -962,6 +963,7 @@ impl Store {
                     entry::Invalid::Damaged(s) => s,
                 };
                 self.drop_damaged(hash, meta.ino())?;
+                crate::log::warn(format_args!("{}: {why}; dropped", path.display()));
                 Err(Error::new(
                     Status::Corrupt,
                     format!(
@@ -1414,6 +1416,7 @@ impl Store {
                     }
                     Err(entry::Invalid::Foreign) => report.foreign += 1,
                     Err(entry::Invalid::Damaged(_)) => {
+                        crate::log::warn(format_args!("{:?}: damaged; removed", ent.path()));
                         let _ = fs::remove_file(ent.path());
                         report.corrupt += 1;
                     }
@@ -1427,6 +1430,7 @@ impl Store {
             }
         }
         self.append(st, &recs)?;
+        crate::log::reconciled(&self.root, &report);
         Ok(report)
     }
 
@@ -1467,6 +1471,7 @@ impl Store {
                 _ => {
                     let ino = fs::metadata(&path).map(|m| m.ino()).unwrap_or(0);
                     self.drop_damaged(h, ino)?;
+                    crate::log::warn(format_args!("{}: damaged; dropped", path.display()));
                     corrupt += 1;
                 }
             }
@@ -1544,6 +1549,7 @@ impl Store {
             .metadata()
             .map_err(|e| io_err("cannot stat", &self.index_path(), e))?
             .ino();
+        crate::log::debug(format_args!("index compacted to {} bytes", buf.len()));
         st.log = LogFile {
             file,
             ino,
