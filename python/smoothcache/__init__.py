@@ -60,6 +60,7 @@ from . import _lib
 from ._lib import LibraryNotFoundError
 
 __all__ = [
+    "set_log_callback",
     "Cache",
     "Server",
     "Token",
@@ -1441,6 +1442,34 @@ def _enum_arg(value, names, what):
 def version():
     """The library's version, ``"MAJOR.MINOR.PATCH"`` (``ssc_version``)."""
     return _decode(_lib.get().ssc_version())
+
+
+_LOG_LEVELS = {"error": 1, "warn": 2, "info": 3, "debug": 4}
+# The ctypes callback must outlive its registration with the library.
+_log_callback = None
+
+
+def set_log_callback(callback, level="warn"):
+    """Sends the library's log messages at ``level`` and above ("error", "warn", "info",
+    "debug") to ``callback(level_name, message)``; ``None`` stops them. The callback runs on
+    library threads: it must be quick, thread-safe, and must not call back into the cache.
+    Exceptions it raises are reported through ``sys.unraisablehook``."""
+    global _log_callback
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"level must be one of {sorted(_LOG_LEVELS)}, not {level!r}")
+    names = {v: k for k, v in _LOG_LEVELS.items()}
+    if callback is None:
+        fn = _lib.LOG_CALLBACK()
+    else:
+
+        def fn(lvl, message, _userdata):
+            callback(names.get(lvl, str(lvl)), (message or b"").decode("utf-8", "replace"))
+
+        fn = _lib.LOG_CALLBACK(fn)
+    status = _lib.get().ssc_set_log_callback(_LOG_LEVELS[level], fn, None)
+    if status != Status.OK:
+        raise _error(status)
+    _log_callback = fn if callback is not None else None
 
 
 def library_path():

@@ -162,6 +162,9 @@ class ServerOptionsStruct(ctypes.Structure):
 # typedef void (*ssc_callback)(struct ssc_token *token, void *state);
 CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
+# typedef void (*ssc_log_callback)(int level, const char *message, void *userdata);
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+
 _status = ctypes.c_int32  # ssc_status
 _ptr = ctypes.c_void_p  # every opaque handle
 _str = ctypes.c_char_p  # NUL-terminated strings (in: bytes; out: copied to bytes)
@@ -220,6 +223,7 @@ _PROTOTYPES = {
     # url_out: a c_char_p the library allocated; passed back as is to ssc_string_free
     "ssc_server_local_url": (_status, [_ptr, _str, ctypes.POINTER(ctypes.c_char_p)]),
     "ssc_server_stop": (None, [_ptr]),
+    "ssc_set_log_callback": (_status, [ctypes.c_int, LOG_CALLBACK, _ptr]),
     "ssc_string_free": (None, [_str]),
 }
 

@@ -499,7 +499,12 @@ impl Store {
                 Err(e) => return Err(io_err("cannot lock", &root.join("lock"), e)),
             }
             if start.elapsed() > timeout {
-                let who = sys::lock_holder(lock_file).map_or_else(
+                // /proc/locks can miss a lock taken or moved just then: look a few times.
+                let holder = (0..3).find_map(|i| {
+                    std::thread::sleep(Duration::from_millis(i * 10));
+                    sys::lock_holder(lock_file)
+                });
+                let who = holder.map_or_else(
                     || "another process".to_owned(),
                     |pid| format!("process {pid} ({})", sys::process_name(pid)),
                 );
